@@ -1,0 +1,1 @@
+"""Sensor machine learning: loaders, streaming features, models, evaluation."""

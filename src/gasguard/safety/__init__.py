@@ -1,0 +1,1 @@
+"""The safety core: pure, standard library only, time passed in. See ARCHITECTURE safety rules."""

@@ -1,0 +1,1 @@
+"""Simulated plant: gas in rooms, sensors with lag and faults, valves with travel time."""

@@ -1,0 +1,1 @@
+"""Thermal and optical-gas-imaging vision: frames, plume simulator, models, ONNX serving."""
