@@ -1,0 +1,131 @@
+"""Persist and restore the latched part of the safety state.
+
+A snapshot keeps what must survive a restart or power cycle: which zones are tripped and why, valve
+positions and open permissions, alarm latches, acknowledgements, shelving and out-of-service with
+their expiries, and ML holds. It is plain JSON-compatible data.
+
+Restoring never opens a valve: a restored tripped zone re-asserts close on its valves, and a valve
+whose position the snapshot does not know starts as UNKNOWN in a tripped zone. Sensor values are not
+trusted across a restart; channels wait for fresh readings (and warm up again after a power cycle).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gasguard.domain import Output, ValveState
+from gasguard.safety.interlock import PlantState, _build, _close, _trip
+from gasguard.safety.spec import PlantSpec
+
+SNAPSHOT_VERSION = 1
+
+
+class SnapshotError(ValueError):
+    """The snapshot cannot be used; the caller must fall back to a cold start (the safe state)."""
+
+
+def to_snapshot(state: PlantState) -> dict[str, Any]:
+    """The latched state of every zone as JSON-compatible data."""
+    zones: dict[str, Any] = {}
+    for zid, zone in state.zones.items():
+        zones[zid] = {
+            "tripped": zone.tripped,
+            "trip_cause": zone.trip_cause,
+            "ml_until": zone.ml_until,
+            "valves": {
+                vid: {"state": v.state.value, "open_permitted": v.open_permitted, "detail": v.detail}
+                for vid, v in zone.valves.items()
+            },
+            "channels": {
+                cid: {"out_of_service_until": ch.out_of_service_until, "a1": ch.a1, "a2": ch.a2, "a3": ch.a3}
+                for cid, ch in zone.channels.items()
+            },
+            "alarms": {
+                a.id: {
+                    "active": a.active,
+                    "acked": a.acked,
+                    "latched": a.latched,
+                    "shelved_until": a.shelved_until,
+                    "out_of_service_until": a.out_of_service_until,
+                    "value": a.value,
+                    "detail": a.detail,
+                }
+                for a in zone.all_alarms()
+            },
+        }
+    return {"version": SNAPSHOT_VERSION, "zones": zones}
+
+
+def restore(
+    spec: PlantSpec, data: dict[str, Any], now: float, *, sensors_repowered: bool = False
+) -> tuple[PlantState, list[Output]]:
+    """Rebuild a state from a snapshot taken with the same (or an edited) site configuration.
+
+    Zones, channels or valves that the snapshot does not know start as in a cold start: tripped with
+    their valves commanded closed. Returns the state and the commands to issue at once (closes).
+    """
+    if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
+        raise SnapshotError(f"unsupported snapshot (expected version {SNAPSHOT_VERSION})")
+    zones_data = data.get("zones")
+    if not isinstance(zones_data, dict):
+        raise SnapshotError("snapshot has no zones")
+    state = _build(spec, now, warm=not sensors_repowered, valve_state=ValveState.UNKNOWN)
+    out: list[Output] = []
+    try:
+        for zid, zone in state.zones.items():
+            zdata = zones_data.get(zid)
+            if zdata is None:
+                _trip(zone, "restart: zone not in the snapshot", now, out)
+                continue
+            for vid, valve in zone.valves.items():
+                vdata = zdata["valves"].get(vid)
+                if vdata is not None:
+                    valve.state = ValveState(vdata["state"])
+                    valve.open_permitted = bool(vdata["open_permitted"])
+                    valve.detail = str(vdata.get("detail", ""))
+                    if valve.state in (ValveState.OPENING, ValveState.CLOSING):
+                        valve.state = ValveState.UNKNOWN  # travel interrupted: position unknown
+            for cid, ch in zone.channels.items():
+                cdata = zdata["channels"].get(cid)
+                if cdata is not None:
+                    ch.out_of_service_until = _opt_float(cdata["out_of_service_until"])
+                    ch.a1, ch.a2, ch.a3 = bool(cdata["a1"]), bool(cdata["a2"]), bool(cdata["a3"])
+            for alarm in zone.all_alarms():
+                adata = zdata["alarms"].get(alarm.id)
+                if adata is None:
+                    continue
+                alarm.active = bool(adata["active"])
+                alarm.acked = bool(adata["acked"])
+                alarm.latched = bool(adata["latched"])
+                alarm.shelved_until = _opt_float(adata["shelved_until"])
+                alarm.out_of_service_until = _opt_float(adata["out_of_service_until"])
+                alarm.value = _opt_float(adata["value"])
+                alarm.detail = str(adata.get("detail", ""))
+                alarm.shown = alarm.state(now)
+            ml_until = _opt_float(zdata.get("ml_until"))
+            zone.ml_until = ml_until if ml_until is not None and ml_until > now else None
+            for ch in zone.channels.values():
+                ch.vote = ch.compute_vote()
+            zone.votes = sum(1 for ch in zone.channels.values() if ch.vote)
+            unknown = any(v.state is ValveState.UNKNOWN for v in zone.valves.values())
+            if zdata["tripped"] or zone.votes >= zone.spec.vote_k:
+                zone.tripped = False  # _trip reports the latch again so listeners learn it
+                _trip(zone, str(zdata["trip_cause"]) or "restored trip", now, out)
+            elif unknown:
+                _trip(zone, "restart: valve position unknown", now, out)
+            else:
+                for valve in zone.valves.values():
+                    if valve.state is ValveState.FAULT:
+                        _close(zone, valve, "restart: valve in fault", now, out)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SnapshotError(f"snapshot is malformed: {exc!r}") from exc
+    state.index()
+    return state, out
+
+
+def _opt_float(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"expected a number, got {value!r}")
+    return float(value)
