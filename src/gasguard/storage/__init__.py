@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, engines per database, Alembic migrations and repositories."""

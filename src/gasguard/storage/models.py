@@ -1,0 +1,107 @@
+"""The database schema as SQLAlchemy 2 models.
+
+Alembic migrations in ``storage/migrations`` are the source of truth for the schema; these models
+mirror them for queries, and a test checks that the two never drift apart.
+
+Times are epoch seconds in double-precision columns: the same number the safety core and the devices
+use, with no time-zone conversion in any of the three supported databases.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere readings need 64-bit ids.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every GasGuard table."""
+
+
+class ReadingRow(Base):
+    """One stored sample of one channel (the channel's own unit)."""
+
+    __tablename__ = "readings"
+    __table_args__ = (Index("ix_readings_channel_ts", "channel", "ts"), Index("ix_readings_ts", "ts"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(128), nullable=False)
+    ts: Mapped[float] = mapped_column(Double(), nullable=False)
+    value: Mapped[float | None] = mapped_column(Double(), nullable=True)
+
+
+class EventRow(Base):
+    """One event: an alarm, valve, health or trip change, an operator command, or an audit entry."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_ts", "ts"),
+        Index("ix_events_kind_ts", "kind", "ts"),
+        Index("ix_events_zone_ts", "zone", "ts"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ts: Mapped[float] = mapped_column(Double(), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    actor: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reason: Mapped[str] = mapped_column(Text(), nullable=False, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON(), nullable=False, default=dict)
+
+
+class UserRow(Base):
+    """A person who signs in to the dashboard or the API."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean(), nullable=False, default=True)
+    created_at: Mapped[float] = mapped_column(Double(), nullable=False)
+
+
+class ApiTokenRow(Base):
+    """A bearer token: a sign-in session of a user, or a device token for ingestion.
+
+    Only a keyed hash of the token is stored; the token itself is shown once, when it is made.
+    """
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_user_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # "session" | "device"
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    user_id: Mapped[int | None] = mapped_column(Integer(), ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
+    created_at: Mapped[float] = mapped_column(Double(), nullable=False)
+    expires_at: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    revoked_at: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    last_used_at: Mapped[float | None] = mapped_column(Double(), nullable=True)
+
+
+class SnapshotRow(Base):
+    """The safety core's persisted state for one scope (a zone id, or ``plant`` for everything)."""
+
+    __tablename__ = "safety_snapshots"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    saved_at: Mapped[float] = mapped_column(Double(), nullable=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON(), nullable=False)
