@@ -1,0 +1,289 @@
+"""Site configuration: sites -> zones -> channels and valves, validated strictly from YAML.
+
+Every model forbids unknown fields, so a typo (``hysterisis``) is an error, not a silently ignored
+setting. ``load_site_config`` names the file, the field path and what is wrong; nothing starts with an
+invalid configuration. ``SiteConfig.plant_spec()`` turns a valid file into the safety core's
+standard-library specs, folding units and calibration into one linear map per channel.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gasguard.safety.lel import GASES, LEL_TABLES, lel_vol_pct, ppm_to_lel_pct
+from gasguard.safety.spec import ChannelSpec, FaultPolicy, PlantSpec, RateOfRiseSpec, ValveSpec, ZoneSpec
+
+Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class ConfigError(ValueError):
+    """A site configuration file cannot be used. The message names the file and each bad field."""
+
+
+class Unit(StrEnum):
+    PPM = "ppm"
+    LEL_PCT = "lel_pct"
+    RAW = "raw"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Calibration(_Strict):
+    """Linear calibration of a raw signal (e.g. ADC counts or mA) into ppm or %LEL."""
+
+    gain: float = Field(description="Multiplier applied to the raw value.", allow_inf_nan=False)
+    offset: float = Field(0.0, description="Added after the gain.", allow_inf_nan=False)
+    to: Unit = Field(description="Unit the calibrated value is in: ppm or lel_pct.")
+
+    @model_validator(mode="after")
+    def _target_unit(self) -> Self:
+        if self.to is Unit.RAW:
+            raise ValueError("calibration must convert to ppm or lel_pct, not raw")
+        if self.gain == 0:
+            raise ValueError("gain must not be zero")
+        return self
+
+
+class Setpoints(_Strict):
+    a1: float = Field(10.0, gt=0, le=100, description="Warning, %LEL (non-latching).")
+    a2: float = Field(20.0, gt=0, le=100, description="Alarm and trip, %LEL (latching, closes the valves).")
+    a3: float = Field(40.0, gt=0, le=100, description="High alarm, %LEL (latching).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not self.a1 <= self.a2 <= self.a3:
+            raise ValueError(f"setpoints must satisfy a1 <= a2 <= a3 (got {self.a1}, {self.a2}, {self.a3})")
+        return self
+
+
+class ValidRange(_Strict):
+    min: float = Field(description="Lowest plausible value in the channel unit.", allow_inf_nan=False)
+    max: float = Field(description="Highest plausible value in the channel unit.", allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.min >= self.max:
+            raise ValueError("min must be below max")
+        return self
+
+
+class ChannelConfig(_Strict):
+    id: Ident = Field(description="Unique channel id.")
+    name: str = Field("", description="Label shown to operators.")
+    gas: str = Field(description=f"Target gas, one of: {', '.join(GASES)}.")
+    unit: Unit = Field(Unit.PPM, description="Unit the device reports in.")
+    calibration: Calibration | None = Field(None, description="Required when unit is raw.")
+    lel_vol_pct: float | None = Field(None, gt=0, le=100, description="Override the table LEL (vol % in air).")
+    setpoints: Setpoints = Field(default_factory=Setpoints)
+    hysteresis: float = Field(2.0, ge=0, lt=50, description="%LEL below a setpoint before its alarm clears.")
+    stale_timeout_s: float = Field(10.0, gt=0, le=3600, description="No reading for this long is a FAULT.")
+    warmup_s: float = Field(60.0, ge=0, le=86400, description="Seconds after power-on the sensor is not trusted.")
+    valid_range: ValidRange | None = Field(None, description="Values outside it are a FAULT (channel unit).")
+    flatline_s: float | None = Field(None, gt=0, description="Same value for this long is a FAULT; null disables.")
+    flatline_epsilon: float = Field(0.0, ge=0, description="Changes at or below this count as unchanged.")
+    votes: bool = Field(True, description="Whether the channel takes part in the zone's trip vote.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.gas not in GASES and self.lel_vol_pct is None:
+            raise ValueError(f"unknown gas {self.gas!r}: use one of {', '.join(GASES)} or set lel_vol_pct")
+        if self.unit is Unit.RAW and self.calibration is None:
+            raise ValueError("unit raw needs a calibration {gain, offset, to}")
+        if self.unit is not Unit.RAW and self.calibration is not None:
+            raise ValueError("calibration is only used with unit raw")
+        if self.hysteresis >= self.setpoints.a1:
+            raise ValueError("hysteresis must be below the A1 setpoint")
+        return self
+
+    def linear_map(self, basis: str) -> tuple[float, float]:
+        """(scale, offset) such that %LEL = value * scale + offset."""
+        lel = self.lel_vol_pct if self.lel_vol_pct is not None else lel_vol_pct(self.gas, basis)
+        gain, offset, unit = 1.0, 0.0, self.unit
+        if self.calibration is not None:
+            gain, offset, unit = self.calibration.gain, self.calibration.offset, self.calibration.to
+        if unit is Unit.PPM:
+            per_ppm = ppm_to_lel_pct(1.0, lel)
+            return gain * per_ppm, offset * per_ppm
+        return gain, offset
+
+
+class ValveConfig(_Strict):
+    id: Ident = Field(description="Unique valve id.")
+    name: str = Field("", description="Label shown to operators.")
+    travel_time_s: float = Field(5.0, gt=0, le=600, description="Time to travel fully open or closed.")
+    normally_closed: bool = Field(True, description="Closes by itself on loss of power (fail-closed).")
+    feedback: bool = Field(True, description="Has position switches; without, arrival is assumed after travel.")
+
+
+class Voting(_Strict):
+    k: int = Field(1, ge=1, le=64, description="Votes (A2 or FAULT channels) needed to trip the zone.")
+
+
+class RateOfRise(_Strict):
+    lel_pct_per_min: float = Field(gt=0, le=100, description="Alarm when %LEL rises faster than this.")
+    window_s: float = Field(60.0, ge=5, le=3600, description="Window the rate is measured over.")
+    trips: bool = Field(False, description="Whether a rate-of-rise alarm also votes to trip.")
+
+
+class MlPolicy(_Strict):
+    may_trip: bool = Field(True, description="ML and camera signals may trip the zone early (never clear it).")
+    hold_s: float = Field(60.0, ge=0, le=3600, description="How long an ML signal blocks a reset.")
+
+
+class ZoneConfig(_Strict):
+    id: Ident = Field(description="Unique zone id.")
+    name: str = Field("", description="Label shown to operators.")
+    voting: Voting = Field(default_factory=Voting)
+    fault_policy: FaultPolicy = Field(FaultPolicy.TRIP, description="trip: a FAULT channel votes to trip.")
+    warmup_policy: FaultPolicy = Field(FaultPolicy.TRIP, description="trip: a warming-up channel votes to trip.")
+    rate_of_rise: RateOfRise | None = Field(None, description="Rate-of-rise alarm; null disables.")
+    ml: MlPolicy = Field(default_factory=MlPolicy)
+    close_reassert_s: float = Field(5.0, gt=0, le=300, description="Re-send close this often while tripped.")
+    channels: list[ChannelConfig] = Field(min_length=1)
+    valves: list[ValveConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _voting_possible(self) -> Self:
+        voters = sum(1 for c in self.channels if c.votes)
+        if voters == 0:
+            raise ValueError("at least one channel must vote")
+        if self.voting.k > voters:
+            raise ValueError(f"voting k={self.voting.k} exceeds the {voters} voting channel(s)")
+        return self
+
+
+class SiteEntry(_Strict):
+    id: Ident = Field(description="Unique site id (used in MQTT topics).")
+    name: str = Field("", description="Label shown to operators.")
+    lel_basis: str = Field("niosh", description=f"LEL table: {', '.join(sorted(LEL_TABLES))}.")
+    zones: list[ZoneConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _basis(self) -> Self:
+        if self.lel_basis not in LEL_TABLES:
+            raise ValueError(f"lel_basis must be one of {sorted(LEL_TABLES)}")
+        return self
+
+
+class SiteConfig(_Strict):
+    sites: list[SiteEntry] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Self:
+        seen: set[str] = set()
+        for site in self.sites:
+            for zone in site.zones:
+                for ident in (zone.id, *(c.id for c in zone.channels), *(v.id for v in zone.valves)):
+                    if ident in seen:
+                        raise ValueError(f"id {ident!r} is used twice; zone, channel and valve ids must be unique")
+                    seen.add(ident)
+        return self
+
+    def zones(self) -> list[tuple[SiteEntry, ZoneConfig]]:
+        return [(site, zone) for site in self.sites for zone in site.zones]
+
+    def plant_spec(self) -> PlantSpec:
+        """The safety core's view of this configuration."""
+        zones: list[ZoneSpec] = []
+        for site, zone in self.zones():
+            channels = []
+            for ch in zone.channels:
+                scale, offset = ch.linear_map(site.lel_basis)
+                rng = ch.valid_range
+                channels.append(
+                    ChannelSpec(
+                        id=ch.id,
+                        zone=zone.id,
+                        gas=ch.gas,
+                        scale=scale,
+                        offset=offset,
+                        a1=ch.setpoints.a1,
+                        a2=ch.setpoints.a2,
+                        a3=ch.setpoints.a3,
+                        hysteresis=ch.hysteresis,
+                        stale_timeout_s=ch.stale_timeout_s,
+                        warmup_s=ch.warmup_s,
+                        valid_min=rng.min if rng else -math.inf,
+                        valid_max=rng.max if rng else math.inf,
+                        flatline_s=ch.flatline_s,
+                        flatline_epsilon=ch.flatline_epsilon,
+                        votes=ch.votes,
+                    )
+                )
+            valves = tuple(
+                ValveSpec(
+                    id=v.id,
+                    zone=zone.id,
+                    travel_time_s=v.travel_time_s,
+                    normally_closed=v.normally_closed,
+                    feedback=v.feedback,
+                )
+                for v in zone.valves
+            )
+            ror = zone.rate_of_rise
+            zones.append(
+                ZoneSpec(
+                    id=zone.id,
+                    channels=tuple(channels),
+                    valves=valves,
+                    vote_k=zone.voting.k,
+                    fault_policy=zone.fault_policy,
+                    warmup_policy=zone.warmup_policy,
+                    rate_of_rise=RateOfRiseSpec(ror.lel_pct_per_min, ror.window_s, ror.trips) if ror else None,
+                    ml_may_trip=zone.ml.may_trip,
+                    ml_hold_s=zone.ml.hold_s,
+                    close_reassert_s=zone.close_reassert_s,
+                )
+            )
+        return PlantSpec(zones=tuple(zones))
+
+
+def _format_errors(source: str, exc: ValidationError) -> str:
+    lines = [f"{source}: invalid site configuration ({exc.error_count()} problem(s))"]
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  {path}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def parse_site_config(data: Any, source: str = "<config>") -> SiteConfig:
+    """Validate already-parsed YAML/JSON data. ``source`` names it in error messages."""
+    try:
+        return SiteConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, exc)) from None
+
+
+def load_site_config(path: str | Path) -> SiteConfig:
+    """Read and validate a site configuration file; raise ``ConfigError`` naming file and fields."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}:{where}: not valid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with a 'sites' list at the top level")
+    return parse_site_config(data, str(path))
+
+
+def example_config_path() -> Path:
+    """The commented example configuration shipped with GasGuard."""
+    return Path(str(resources.files("gasguard") / "examples" / "site.yaml"))

@@ -1,0 +1,150 @@
+"""Property-based tests of the interlock invariants over generated event sequences.
+
+The ``ci`` hypothesis profile (selected when CI=true) runs 10,000 sequences for the combined
+invariant test; locally the default profile runs fewer so the suite stays quick.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis import given
+
+from gasguard.domain import (
+    Event,
+    MlSignal,
+    MlSignalKind,
+    OperatorAction,
+    OperatorCommand,
+    OperatorResult,
+    Reading,
+    Tick,
+    ValveAction,
+    ValveCommand,
+    ValveDriverFailed,
+    ValveFeedback,
+    ValvePosition,
+)
+from gasguard.safety.interlock import PlantState, cold_start, running_start, step
+from gasguard.safety.snapshot import restore, to_snapshot
+from gasguard.safety.spec import FaultPolicy
+
+from safety.plantspec import plant, zone_spec
+
+settings.register_profile("ci", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck))
+settings.register_profile("dev", max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+settings.load_profile("ci" if os.environ.get("CI", "").lower() in {"1", "true", "yes"} else "dev")
+
+SPEC = plant(zone_spec("z1", n_channels=3, k=2, n_valves=2), zone_spec("z2", n_channels=1, k=1))
+SPEC_ALARM_POLICY = plant(zone_spec("z1", n_channels=2, k=1, fault_policy=FaultPolicy.ALARM))
+CHANNELS = ["z1-c1", "z1-c2", "z1-c3", "z2-c1"]
+VALVES = ["z1-v1", "z1-v2", "z2-v1"]
+ALARMS = [f"{c[:2]}/{c}/{lvl}" for c in CHANNELS for lvl in ("A1", "A2", "A3", "FAULT")]
+
+values = st.one_of(
+    st.floats(min_value=-10, max_value=120, allow_nan=False),
+    st.sampled_from([0.0, 9.9, 10.0, 19.9, 20.0, 20.1, 39.9, 40.0, math.nan, math.inf, None]),
+)
+readings = st.builds(Reading, st.sampled_from(CHANNELS), values, st.just(0.0))
+operator = st.builds(
+    OperatorCommand,
+    st.sampled_from(list(OperatorAction)),
+    st.sampled_from(["z1", "z2", *VALVES, *CHANNELS, *ALARMS]),
+    st.sampled_from(["alice", ""]),
+    st.sampled_from(["checked", ""]),
+    st.one_of(st.none(), st.floats(min_value=-100, max_value=40_000, allow_nan=False)),
+)
+events: st.SearchStrategy[Event] = st.one_of(
+    readings,
+    readings,
+    readings,
+    st.just(Tick()),
+    st.builds(ValveFeedback, st.sampled_from(VALVES), st.sampled_from(list(ValvePosition))),
+    st.builds(ValveDriverFailed, st.sampled_from(VALVES), st.just("timeout")),
+    st.builds(MlSignal, st.sampled_from(["z1", "z2"]), st.sampled_from(list(MlSignalKind)), st.just("m"), st.floats()),
+    operator,
+)
+timed = st.lists(st.tuples(st.floats(min_value=0.0, max_value=30.0), events), max_size=40)
+
+
+def _a2_votes(state: PlantState, zone: str) -> bool:
+    z = state.zones[zone]
+    return z.votes >= z.spec.vote_k
+
+
+@given(timed, st.booleans())
+def test_interlock_invariants(trace: list[tuple[float, Event]], cold: bool) -> None:
+    if cold:
+        state, _ = cold_start(SPEC, 0.0)
+    else:
+        state = running_start(SPEC, 0.0)
+    now = 0.0
+    reset_seen = {z: False for z in state.zones}
+    for dt, event in trace:
+        now += dt
+        before = {z: _a2_votes(state, z) for z in state.zones}
+        reset_ok_before = {z: not state.zones[z].reset_blockers(now) for z in state.zones}
+        _, out = step(state, event, now)
+        closes = {(o.zone, o.valve) for o in out if isinstance(o, ValveCommand) and o.action is ValveAction.CLOSE}
+        for zid, zone in state.zones.items():
+            # (a) the step where the zone's vote reaches k closes every valve of the zone
+            if not before[zid] and _a2_votes(state, zid):
+                assert {(zid, v) for v in zone.valves} <= closes
+            # a tripping vote always leaves the zone tripped
+            if _a2_votes(state, zid):
+                assert zone.tripped
+        for o in out:
+            if isinstance(o, OperatorResult) and o.action is OperatorAction.RESET and o.accepted:
+                # (c) a reset is only accepted when no voting channel is at or above A2
+                assert reset_ok_before[o.zone]
+                for ch in state.zones[o.zone].channels.values():
+                    assert not (
+                        ch.in_service and ch.lel is not None and ch.lel >= ch.spec.a2 and ch.health.value == "ok"
+                    )
+                reset_seen[o.zone] = True
+            # (b) no open command without an earlier accepted operator reset
+            if isinstance(o, ValveCommand) and o.action is ValveAction.OPEN:
+                assert reset_seen[o.zone]
+                assert isinstance(event, OperatorCommand) and event.action is OperatorAction.OPEN
+
+
+@given(timed, st.floats(min_value=0, max_value=10_000))
+def test_restoring_a_snapshot_never_opens_a_valve(trace: list[tuple[float, Event]], gap: float) -> None:
+    # (d)
+    state = running_start(SPEC, 0.0)
+    now = 0.0
+    for dt, event in trace:
+        now += dt
+        step(state, event, now)
+    restored, out = restore(SPEC, to_snapshot(state), now + gap)
+    assert all(o.action is ValveAction.CLOSE for o in out if isinstance(o, ValveCommand))
+    for zid, zone in restored.zones.items():
+        if state.zones[zid].tripped:
+            assert zone.tripped
+        for vid, valve in zone.valves.items():
+            if state.zones[zid].valves[vid].state.value == "closed":
+                assert valve.state.value == "closed"
+    _, out = step(restored, Tick(), now + gap + 1)
+    assert all(o.action is ValveAction.CLOSE for o in out if isinstance(o, ValveCommand))
+
+
+@given(timed)
+def test_shelve_and_inhibit_always_expire(trace: list[tuple[float, Event]]) -> None:
+    # (e) after the longest allowed suppression, one tick reveals every alarm
+    state = running_start(SPEC_ALARM_POLICY, 0.0)
+    now = 0.0
+    for dt, event in trace:
+        now += dt
+        if isinstance(event, OperatorCommand) and event.until is not None:
+            event = OperatorCommand(event.action, event.target.replace("z2", "z1"), "alice", "r", now + event.until)
+        step(state, event, now)
+    later = now + 7 * 24 * 3600.0 + 1
+    step(state, Tick(), later)
+    for alarm in state.alarm_index.values():
+        assert not alarm.suppressed
+        assert alarm.state(later).value not in ("shelved", "out_of_service")
+    for ch in state.channel_index.values():
+        assert ch.in_service
