@@ -31,7 +31,6 @@ from gasguard.domain import (
 )
 from gasguard.safety.interlock import PlantState, cold_start, running_start, step
 from gasguard.safety.spec import FaultPolicy, RateOfRiseSpec
-
 from safety.plantspec import plant, zone_spec
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import math
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis import given
 
 from gasguard.domain import (
     Event,
@@ -31,7 +30,6 @@ from gasguard.domain import (
 from gasguard.safety.interlock import PlantState, cold_start, running_start, step
 from gasguard.safety.snapshot import restore, to_snapshot
 from gasguard.safety.spec import FaultPolicy
-
 from safety.plantspec import plant, zone_spec
 
 settings.register_profile("ci", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck))

@@ -15,7 +15,6 @@ from gasguard.domain import (
 )
 from gasguard.safety.interlock import running_start, step
 from gasguard.safety.snapshot import SnapshotError, restore, to_snapshot
-
 from safety.plantspec import plant
 
 
