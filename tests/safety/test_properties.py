@@ -109,6 +109,7 @@ def test_interlock_invariants(trace: list[tuple[float, Event]], cold: bool) -> N
                 assert isinstance(event, OperatorCommand) and event.action is OperatorAction.OPEN
 
 
+@settings(max_examples=min(settings.default.max_examples, 2_000))
 @given(timed, st.floats(min_value=0, max_value=10_000))
 def test_restoring_a_snapshot_never_opens_a_valve(trace: list[tuple[float, Event]], gap: float) -> None:
     # (d)
@@ -129,6 +130,7 @@ def test_restoring_a_snapshot_never_opens_a_valve(trace: list[tuple[float, Event
     assert all(o.action is ValveAction.CLOSE for o in out if isinstance(o, ValveCommand))
 
 
+@settings(max_examples=min(settings.default.max_examples, 2_000))
 @given(timed)
 def test_shelve_and_inhibit_always_expire(trace: list[tuple[float, Event]]) -> None:
     # (e) after the longest allowed suppression, one tick reveals every alarm

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gasguard.domain import Output, ValveState
+from gasguard.domain import ChannelHealth, ChannelHealthChanged, Level, Output, ValveState
+from gasguard.safety.failsafe import describe
 from gasguard.safety.interlock import PlantState, _build, _close, _trip
 from gasguard.safety.spec import PlantSpec
 
@@ -105,6 +106,10 @@ def restore(
             ml_until = _opt_float(zdata.get("ml_until"))
             zone.ml_until = ml_until if ml_until is not None and ml_until > now else None
             for ch in zone.channels.values():
+                if ch.health is not ChannelHealth.OK:  # re-powered sensors warm up again
+                    detail = describe(ch.health, ch.spec)
+                    out.append(ChannelHealthChanged(zid, ch.spec.id, ch.health, detail))
+                    ch.alarms[Level.FAULT].set_condition(True, None, now, out, detail)
                 ch.vote = ch.compute_vote()
             zone.votes = sum(1 for ch in zone.channels.values() if ch.vote)
             unknown = any(v.state is ValveState.UNKNOWN for v in zone.valves.values())

@@ -1,0 +1,49 @@
+import json
+
+from typer.testing import CliRunner
+
+from gasguard.cli import build_app
+
+KINDS = {"reading", "alarm", "command", "valve", "fault", "operator"}
+
+
+def test_simulate_json_lines_have_the_documented_fields() -> None:
+    result = CliRunner().invoke(build_app(), ["simulate", "--scenario", "methane-kitchen", "--json"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {r["kind"] for r in records} == KINDS - {"fault"}
+    required = {
+        "reading": {"channel", "lel_pct"},
+        "alarm": {"channel", "level", "state"},
+        "command": {"action", "valve"},
+        "valve": {"valve", "state"},
+        "operator": {"action", "accepted"},
+    }
+    for r in records:
+        assert {"t", "zone", "kind"} <= r.keys()
+        assert required[r["kind"]] <= r.keys()
+    closes = [r for r in records if r["kind"] == "command" and r["action"] == "close"]
+    assert closes[0]["valve"] == "kitchen-valve"
+    refused = [r for r in records if r["kind"] == "operator" and r["action"] == "reset" and not r["accepted"]]
+    assert len(refused) == 1
+
+
+def test_simulate_timeline_is_readable() -> None:
+    result = CliRunner().invoke(build_app(), ["simulate", "--scenario", "valve-stuck"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "COMMAND   CLOSE kitchen-valve" in result.stdout
+    assert "VALVE_FAULT unacknowledged" in result.stdout
+
+
+def test_unknown_scenario_is_a_clear_error() -> None:
+    result = CliRunner().invoke(build_app(), ["simulate", "--scenario", "no-such-scenario"])
+    assert result.exit_code == 2
+    assert "no-such-scenario" in result.output
+
+
+def test_bench_safety_prints_figures() -> None:
+    result = CliRunner().invoke(build_app(), ["bench", "safety", "--json", "--readings", "2000"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["readings"] == 2000
+    assert figures["readings_per_s"] > 0 and figures["p99_us"] > 0
