@@ -1,0 +1,1 @@
+"""Valve drivers: simulated, and (later) Modbus and MQTT. One small protocol, retries in one place."""

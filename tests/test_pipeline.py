@@ -1,0 +1,149 @@
+"""The live pipeline with simulated valves: the safety path acts even when everything around it fails."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import pytest
+
+from gasguard.actuators.simulated import SimulatedValve
+from gasguard.domain import (
+    MlSignal,
+    OperatorAction,
+    OperatorCommand,
+    Output,
+    Reading,
+    ValveAction,
+    ValvePosition,
+    ValveState,
+)
+from gasguard.notify import FanoutBus
+from gasguard.pipeline import SafetyPipeline
+from gasguard.safety.interlock import running_start
+from safety.plantspec import plant
+
+
+class FailingSink:
+    def submit_outputs(self, outputs: list[Output], *, ts: float) -> None:
+        raise ConnectionError("database is down")
+
+    def submit(self, reading: Reading) -> None:
+        raise ConnectionError("database is down")
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.outputs: list[Output] = []
+        self.snapshots: list[dict[str, Any]] = []
+
+    def submit_outputs(self, outputs: list[Output], *, ts: float) -> None:
+        self.outputs.extend(outputs)
+
+    def save(self, data: dict[str, Any], *, saved_at: float) -> None:
+        self.snapshots.append(data)
+
+
+async def settle(pipeline: SafetyPipeline, seconds: float = 0.1) -> None:
+    await pipeline.drain()
+    await asyncio.sleep(seconds)
+    await pipeline.drain()
+
+
+def make(valve: SimulatedValve, **kw: Any) -> SafetyPipeline:
+    return SafetyPipeline(running_start(plant(), 0.0), valves={"z1-v1": valve}, clock=lambda: 1.0, **kw)
+
+
+def test_trip_closes_the_real_driver_and_feedback_confirms() -> None:
+    async def scenario() -> None:
+        valve = SimulatedValve("z1-v1", travel_time_s=0.01)
+        sink = ListSink()
+        pipeline = make(valve, events=sink, snapshots=sink)
+        pipeline.submit(Reading("z1-c1", 25.0, 1.0))
+        await pipeline.drain()
+        await settle(pipeline)
+        assert valve.commands == [ValveAction.CLOSE]
+        assert valve.position is ValvePosition.CLOSED
+        assert pipeline.state.zones["z1"].valves["z1-v1"].state is ValveState.CLOSED
+        assert sink.snapshots[-1]["zones"]["z1"]["tripped"] is True
+        result = await asyncio.wait_for(_request_while_running(pipeline, "z1"), 2)
+        assert result.accepted is False and "at or above the trip level" in result.message
+        await valve.aclose()
+
+    asyncio.run(scenario())
+
+
+async def _request_while_running(pipeline: SafetyPipeline, zone: str):
+    runner = asyncio.get_running_loop().create_task(pipeline.run())
+    try:
+        return await pipeline.request(OperatorCommand(OperatorAction.RESET, zone, "alice", "try"))
+    finally:
+        runner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await runner
+
+
+def test_storage_failure_never_stops_the_valve_closing() -> None:
+    async def scenario() -> None:
+        valve = SimulatedValve("z1-v1", travel_time_s=0.01)
+        pipeline = make(valve, events=FailingSink(), readings=FailingSink())
+        pipeline.submit(Reading("z1-c1", 30.0, 1.0))
+        await settle(pipeline)
+        assert valve.commands == [ValveAction.CLOSE]
+        # the reading and its outputs, then the valve's CLOSED feedback: three failed writes, all counted
+        assert pipeline.counters["sink_errors"] == 3
+        await valve.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_failing_advisor_is_counted_and_the_threshold_path_goes_on() -> None:
+    def broken(reading: Reading) -> list[MlSignal]:
+        raise RuntimeError("model file corrupt")
+
+    async def scenario() -> None:
+        valve = SimulatedValve("z1-v1", travel_time_s=0.01)
+        pipeline = make(valve, advisors=[broken])
+        pipeline.submit(Reading("z1-c1", 1.0, 1.0))
+        pipeline.submit(Reading("z1-c1", 21.0, 1.0))
+        await settle(pipeline)
+        assert pipeline.counters["advisor_errors"] == 2
+        assert valve.commands == [ValveAction.CLOSE]
+        await valve.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_unreachable_valve_becomes_a_valve_fault_after_retries() -> None:
+    async def scenario() -> None:
+        valve = SimulatedValve("z1-v1", travel_time_s=0.01)
+        valve.unreachable = True
+        bus = FanoutBus()
+        sub = bus.subscribe(topics=("valve",))
+        pipeline = make(valve, publisher=bus)
+        pipeline._valves["z1-v1"].backoff_s = 0.001
+        pipeline.submit(Reading("z1-c1", 30.0, 1.0))
+        await settle(pipeline, 0.2)
+        zone_valve = pipeline.state.zones["z1"].valves["z1-v1"]
+        assert zone_valve.state is ValveState.FAULT
+        assert zone_valve.detail.startswith("driver failed: close failed after 3 tries")
+        states = []
+        with contextlib.suppress(asyncio.QueueEmpty):
+            while True:
+                states.append(sub.get_nowait().payload["state"])
+        assert states == ["closing", "fault"]
+
+    asyncio.run(scenario())
+
+
+def test_view_lists_active_alarms() -> None:
+    async def scenario() -> None:
+        pipeline = make(SimulatedValve("z1-v1", travel_time_s=0.01))
+        pipeline.submit(Reading("z1-c1", 12.0, 1.0))
+        await pipeline.drain()
+        view = pipeline.view()["zones"]["z1"]
+        assert view["channels"]["z1-c1"]["lel_pct"] == 12.0
+        assert [(a["id"], a["state"]) for a in view["alarms"]] == [("z1/z1-c1/A1", "unacknowledged")]
+
+    asyncio.run(scenario())
