@@ -1,0 +1,1 @@
+"""Ingestion: payload parsing, MQTT source and publisher, dataset replay."""

@@ -1,0 +1,95 @@
+"""The FastAPI application factory.
+
+``create_app(settings, services)`` builds a new app each call: no import-time singletons, so every test
+gets its own database and the live pipeline can hand in the services it built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gasguard import __version__
+from gasguard.settings import ServiceSettings
+from gasguard.web import metrics
+from gasguard.web.routes import auth, events, health, tokens, users
+from gasguard.web.services import Services, build_services
+
+logger = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def create_app(settings: ServiceSettings, services: Services | None = None) -> FastAPI:
+    """Build the API. Without ``services`` they are built from ``settings`` (schema must be current)."""
+    services = services or build_services(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        tasks = [
+            asyncio.create_task(run(), name=getattr(run, "__qualname__", "background")) for run in services.background
+        ]
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                await services.writer.stop()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await services.recorder.retry_pending()
+
+    app = FastAPI(
+        title="GasGuard",
+        version=__version__,
+        description="Gas detection, alarms and automatic valve shut-off.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.services = services
+    http_metrics = metrics.install(services)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        http_metrics.requests.labels(request.method, template, str(response.status_code)).inc()
+        http_metrics.latency.labels(request.method, template).observe(time.perf_counter() - started)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    for module in (auth, users, tokens, health, events):
+        app.include_router(module.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(services.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

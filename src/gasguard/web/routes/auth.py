@@ -1,0 +1,74 @@
+"""Sign in and out: ``POST /api/v1/auth/login`` returns a bearer token; logins are rate-limited and audited."""
+
+from __future__ import annotations
+
+import math
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+
+from gasguard.auth import authenticate_password, create_session, revoke_session
+from gasguard.storage.events import EventKind, add_event
+from gasguard.web.deps import Authenticated, ServicesDep, SessionDep, client_address
+from gasguard.web.schemas import LoginRequest, MePublic, TokenPublic
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+@router.post(
+    "/login",
+    responses={401: {"description": "Wrong username or password"}, 429: {"description": "Too many failures"}},
+)
+def login(body: LoginRequest, request: Request, services: ServicesDep, session: SessionDep) -> TokenPublic:
+    client = client_address(request)
+    limiter = services.rate_limiter
+    wait = limiter.retry_after(body.username, client)
+    if wait > 0:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail="too many failed sign-ins; try again later",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+    now = services.clock()
+    user = authenticate_password(session, username=body.username, password=body.password)
+    if user is None:
+        limiter.record_failure(body.username, client)
+        event = add_event(
+            session,
+            kind=EventKind.AUDIT,
+            ts=now,
+            source="auth.login",
+            actor=body.username[:64],
+            reason="sign-in failed",
+            payload={"client": client, "accepted": False},
+        )
+        session.commit()
+        services.publish_stored([event])
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="wrong username or password")
+    limiter.record_success(body.username, client)
+    issued = create_session(session, user=user, hasher=services.hasher, now=now, ttl_s=services.settings.session_ttl_s)
+    event = add_event(
+        session,
+        kind=EventKind.AUDIT,
+        ts=now,
+        source="auth.login",
+        actor=user.username,
+        reason="signed in",
+        payload={"client": client, "accepted": True},
+    )
+    session.commit()
+    services.publish_stored([event])
+    return TokenPublic(access_token=issued.token, expires_at=issued.expires_at, username=user.username, role=user.role)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(principal: Authenticated, services: ServicesDep, session: SessionDep) -> Response:
+    """End this session (the token stops working at once)."""
+    if not principal.device:
+        revoke_session(session, token_id=principal.token_id, now=services.clock())
+        session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me")
+def me(principal: Authenticated) -> MePublic:
+    return MePublic(name=principal.name, role=principal.role, device=principal.device)

@@ -1,0 +1,73 @@
+"""User administration (admins only); every change is audited with who and why."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+
+from gasguard.auth import AuthError, PasswordPolicyError, create_user, list_users, update_user
+from gasguard.storage.events import EventKind, add_event
+from gasguard.web.deps import AdminUser, ServicesDep, SessionDep
+from gasguard.web.schemas import UserCreate, UserPublic, UserUpdate
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"])
+
+
+@router.get("")
+def get_users(_admin: AdminUser, session: SessionDep) -> list[UserPublic]:
+    return [
+        UserPublic(username=u.username, role=u.role, active=u.active, created_at=u.created_at)
+        for u in list_users(session)
+    ]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses={409: {"description": "Username taken"}})
+def post_user(body: UserCreate, admin: AdminUser, services: ServicesDep, session: SessionDep) -> UserPublic:
+    now = services.clock()
+    try:
+        user = create_user(session, username=body.username, password=body.password, role=body.role, now=now)
+    except PasswordPolicyError as exc:
+        raise HTTPException(422, detail=str(exc)) from None
+    except AuthError as exc:
+        code = status.HTTP_409_CONFLICT if "exists" in str(exc) else 422
+        raise HTTPException(code, detail=str(exc)) from None
+    event = add_event(
+        session,
+        kind=EventKind.AUDIT,
+        ts=now,
+        source=f"user:{user.username}",
+        actor=admin.name,
+        reason=body.reason,
+        payload={"action": "user.create", "role": str(user.role)},
+    )
+    session.commit()
+    services.publish_stored([event])
+    return UserPublic(username=user.username, role=user.role, active=user.active, created_at=user.created_at)
+
+
+@router.patch(
+    "/{username}",
+    responses={404: {"description": "No such user"}, 409: {"description": "Would leave no active admin"}},
+)
+def patch_user(
+    username: str, body: UserUpdate, admin: AdminUser, services: ServicesDep, session: SessionDep
+) -> UserPublic:
+    now = services.clock()
+    try:
+        user = update_user(session, username=username, now=now, role=body.role, active=body.active)
+    except AuthError as exc:
+        session.rollback()
+        code = status.HTTP_404_NOT_FOUND if str(exc).startswith("no user") else status.HTTP_409_CONFLICT
+        raise HTTPException(code, detail=str(exc)) from None
+    changes = body.model_dump(exclude={"reason"}, exclude_none=True)
+    event = add_event(
+        session,
+        kind=EventKind.AUDIT,
+        ts=now,
+        source=f"user:{username}",
+        actor=admin.name,
+        reason=body.reason,
+        payload={"action": "user.update", **{k: str(v) if not isinstance(v, bool) else v for k, v in changes.items()}},
+    )
+    session.commit()
+    services.publish_stored([event])
+    return UserPublic(username=user.username, role=user.role, active=user.active, created_at=user.created_at)
