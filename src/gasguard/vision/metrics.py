@@ -46,23 +46,34 @@ def expected_calibration_error(scores: NDArray[np.float64], truth: NDArray[np.bo
     return float(total)
 
 
-def fit_platt(raw: NDArray[np.float64], truth: NDArray[np.bool_], iterations: int = 500) -> tuple[float, float]:
-    """Platt scaling: ``p = sigmoid(a * raw + b)`` fitted by Newton's method on the log loss."""
+def fit_platt(raw: NDArray[np.float64], truth: NDArray[np.bool_], iterations: int = 100) -> tuple[float, float]:
+    """Platt scaling: ``p = sigmoid(a * raw + b)`` fitted by damped Newton steps on the log loss."""
     x = np.asarray(raw, dtype=np.float64)
     y = np.asarray(truth, dtype=np.float64)
     # Platt's smoothed targets keep the fit finite when the classes separate perfectly.
     n_pos, n_neg = y.sum(), (1 - y).sum()
     t = np.where(y > 0, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+
+    def loss(a: float, b: float) -> float:
+        z = a * x + b
+        return float(np.mean(np.logaddexp(0, z) - t * z))
+
     a, b = 1.0, 0.0
+    current = loss(a, b)
     for _ in range(iterations):
-        p = 1 / (1 + np.exp(-(a * x + b)))
-        g = np.array([((p - t) * x).sum(), (p - t).sum()])
+        p = 1 / (1 + np.exp(-np.clip(a * x + b, -50, 50)))
+        g = np.array([((p - t) * x).mean(), (p - t).mean()])
         w = p * (1 - p) + 1e-9
-        hess = np.array([[(w * x * x).sum(), (w * x).sum()], [(w * x).sum(), w.sum()]]) + 1e-6 * np.eye(2)
+        hess = np.array([[(w * x * x).mean(), (w * x).mean()], [(w * x).mean(), w.mean()]]) + 1e-9 * np.eye(2)
         step = np.linalg.solve(hess, g)
-        a, b = a - step[0], b - step[1]
-        if np.abs(step).max() < 1e-8:
+        scale = 1.0
+        while scale > 1e-6 and loss(a - scale * step[0], b - scale * step[1]) > current:
+            scale /= 2
+        a, b = a - scale * step[0], b - scale * step[1]
+        new = loss(a, b)
+        if current - new < 1e-12:
             break
+        current = new
     return float(a), float(b)
 
 
