@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from gasguard.domain import AlarmChanged, AlarmState, Level, Reading, ValveAction, ValveCommand, ZoneTripChanged
@@ -28,7 +30,7 @@ from gasguard.storage.readings import (
     query_readings,
 )
 from gasguard.storage.retention import DAY_S, purge
-from gasguard.storage.snapshots import PLANT_SCOPE, load_snapshot, load_snapshots, save_snapshot
+from gasguard.storage.snapshots import PLANT_SCOPE, SnapshotStore, load_snapshot, load_snapshots, save_snapshot
 
 T0 = 1_700_000_000.0
 
@@ -163,3 +165,25 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_url: str) -> None:
             assert connection.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+def test_snapshot_store_keeps_only_the_newest_and_survives_an_outage(sqlite_url: str) -> None:
+    engine = engine_at_head(sqlite_url)
+    factory = make_session_factory(engine)
+    down = True
+
+    def flaky() -> Session:
+        if down:
+            raise OperationalError("connect", {}, Exception("gone"))
+        return factory()
+
+    store = SnapshotStore(flaky)
+    store.save({"kitchen": "tripped"}, saved_at=T0)
+    store.save({"kitchen": "tripped", "kv": "closed"}, saved_at=T0 + 1)
+    assert asyncio.run(store.flush()) is False
+    assert store.unsaved and store.last_error is not None
+    down = False
+    assert asyncio.run(store.flush()) is True
+    assert store.load() == ({"kitchen": "tripped", "kv": "closed"}, T0 + 1)
+    assert (store.saved, store.unsaved) == (1, False)
+    engine.dispose()
