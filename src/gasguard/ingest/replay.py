@@ -78,11 +78,13 @@ async def replay_csv(
     if speed < 0 or interval_s <= 0:
         raise ValueError("speed must be >= 0 and interval_s > 0")
     base = time.time() if start_ts is None else start_ts
+    first = True
     while True:
         emitted = 0
         for item in read_rows(path, channel=channel, start_ts=base, interval_s=interval_s, gas=gas):
-            if speed > 0 and emitted:
+            if speed > 0 and not first:
                 await sleep(interval_s / speed)
+            first = False
             emitted += 1
             yield item
         if not loop or emitted == 0:
