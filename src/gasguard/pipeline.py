@@ -67,7 +67,12 @@ _TOPICS: dict[type, str] = {
 
 
 class SafetyPipeline:
-    """Owns the safety state of its zones and runs every event through it, in order."""
+    """Owns the safety state of its zones and runs every event through it, in order.
+
+    Give ``publisher`` only when ``events`` does not publish itself: ``storage.EventRecorder`` stores
+    each output and then publishes it, so with the recorder as the event sink leave ``publisher`` out,
+    or every output would be pushed twice (and once before it was stored).
+    """
 
     def __init__(
         self,
