@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gasguard.vision.sim import random_scene, simulate_clip
-from gasguard.vision.sim.plume import MOLAR_VOLUME_M3, METHANE_MOLAR_MASS_G, PlumeParams, PuffPlume
+from gasguard.vision.sim.plume import METHANE_MOLAR_MASS_G, MOLAR_VOLUME_M3, PlumeParams, PuffPlume
 from gasguard.vision.sim.radiometry import RadianceTable, absorptance, apparent_temperature, band_radiance
 
 

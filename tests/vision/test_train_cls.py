@@ -17,7 +17,7 @@ def test_frames_are_paired_with_sensor_rows_by_class_and_serial(paired_root: tup
     ps = load_paired(root, csv_path, image_size=32)
     assert len(ps) == 40  # the image without a sensor row (NoGas 50) is skipped
     assert ps.images.shape == (40, 32, 32, 3)
-    smoke_3 = [i for i, p in enumerate(ps.paths) if p.endswith("3_Smoke.png")][0]
+    smoke_3 = next(i for i, p in enumerate(ps.paths) if p.endswith("3_Smoke.png"))
     assert ps.labels[smoke_3] == CLASSES.index("Smoke")
     assert ps.serials[smoke_3] == 3
     # Smoke sensor values were drawn around 400 + 60 * 3 = 580.

@@ -141,6 +141,7 @@ def register(apps: CliApps) -> None:
     ) -> None:
         """Remove the thermal app overlay and resize, as the paper's preprocessing."""
         import cv2
+        import numpy as np
 
         from gasguard.vision.frames import IMAGE_EXTENSIONS
         from gasguard.vision.preprocess import preprocess_thermal
@@ -152,10 +153,12 @@ def register(apps: CliApps) -> None:
         )
         for f in files:
             img = cv2.imread(str(f), cv2.IMREAD_COLOR)
+            if img is None:
+                raise typer.BadParameter(f"cannot read image {f}", param_hint="--source")
             rel = f.name if source.is_file() else f.relative_to(source)
             dest = out / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(dest), preprocess_thermal(img, size, overlay))
+            cv2.imwrite(str(dest), preprocess_thermal(np.asarray(img, dtype=np.uint8), size, overlay))
         _emit({"written": len(files), "out": str(out)}) if json_out else typer.echo(
             f"wrote {len(files)} images to {out}"
         )

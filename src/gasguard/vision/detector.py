@@ -88,7 +88,7 @@ class PlumeDetector:
         import cv2
 
         if grey.shape[::-1] != self.work_size:
-            grey = cv2.resize(grey, self.work_size, interpolation=cv2.INTER_AREA)
+            grey = np.asarray(cv2.resize(grey, self.work_size, interpolation=cv2.INTER_AREA), dtype=np.float32)
         x = self.context.update(grey)[None]
         return np.asarray(self.session.run(None, {self.input_name: x})[0][0, 0], dtype=np.float32)
 

@@ -74,7 +74,7 @@ def load_paired(root: Path, csv_path: Path, image_size: int = 224, overlay: str 
         img = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if img is None:
             raise ValueError(f"cannot read {path}")
-        images.append(preprocess_thermal(img, image_size, overlay))
+        images.append(preprocess_thermal(np.asarray(img, dtype=np.uint8), image_size, overlay))
         sensors.append(sensors_by_key[key])
         labels.append(CLASSES.index(label))
         serials.append(serial)
@@ -119,7 +119,9 @@ def split_indices(
         train, val = train_test_split(trval, test_size=0.2, stratify=strat2, random_state=seed)
         return Split(np.sort(train), np.sort(val), np.sort(test))
     if protocol == "blocked":
-        train_l, val_l, test_l = [], [], []
+        train_l: list[NDArray[np.int64]] = []
+        val_l: list[NDArray[np.int64]] = []
+        test_l: list[NDArray[np.int64]] = []
         for c in np.unique(labels):
             members = np.nonzero(labels == c)[0]
             ordered = members[np.argsort(serials[members], kind="stable")]

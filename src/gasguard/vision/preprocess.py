@@ -68,7 +68,7 @@ def preprocess_thermal(img: NDArray[np.uint8], size: int = PAPER_SIZE, overlay: 
     if overlay == "crop" or (overlay == "auto" and looks_like_app_screenshot(img)):
         img = remove_app_overlay(img)
     if img.ndim == 2:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+        img = np.asarray(cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
     return np.asarray(cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA), dtype=np.uint8)
 
 
@@ -87,4 +87,4 @@ def unit_grey(frame: Frame | NDArray[Any]) -> NDArray[np.float32]:
         return img.astype(np.float32) / 255.0
     data = img.astype(np.float32)
     lo, hi = np.percentile(data, [0.5, 99.5])
-    return np.clip((data - lo) / max(float(hi - lo), 1e-6), 0, 1).astype(np.float32)
+    return np.asarray(np.clip((data - lo) / max(float(hi - lo), 1e-6), 0, 1), dtype=np.float32)

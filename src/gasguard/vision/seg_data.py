@@ -100,7 +100,8 @@ def augment_clip(
         out = []
         for f in frames:
             ok, buf = cv2.imencode(".jpg", np.round(f * 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])
-            out.append(cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0 if ok else f)
+            decoded = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if ok else None
+            out.append(decoded.astype(np.float32) / 255.0 if decoded is not None else f)
         frames = np.stack(out)
     if rng.random() < 0.5:
         frames = frames[:, :, ::-1]

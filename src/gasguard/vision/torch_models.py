@@ -69,7 +69,8 @@ class GasNet(nn.Module):
         return torch.cat([maps.mean(dim=(2, 3)), maps.amax(dim=(2, 3))], 1)
 
     def forward(self, image: torch.Tensor, sensors: torch.Tensor | None = None) -> torch.Tensor:
-        return self.classifier(self.features(image))
+        out: torch.Tensor = self.classifier(self.features(image))
+        return out
 
     def loss(self, image: torch.Tensor, sensors: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(self(image), y)
@@ -99,7 +100,8 @@ class FusionEarly(_TwoBranch):
 
     def forward(self, image: torch.Tensor, sensors: torch.Tensor) -> torch.Tensor:
         feats = torch.cat([self.image_branch.features(image), self.sensor_branch.features(sensors)], 1)
-        return self.head(feats)
+        out: torch.Tensor = self.head(feats)
+        return out
 
 
 class FusionIntermediate(_TwoBranch):
@@ -115,7 +117,8 @@ class FusionIntermediate(_TwoBranch):
     def forward(self, image: torch.Tensor, sensors: torch.Tensor) -> torch.Tensor:
         a = self.image_head(self.image_branch.features(image))
         b = self.sensor_head(self.sensor_branch.features(sensors))
-        return self.head(torch.cat([a, b], 1))
+        out: torch.Tensor = self.head(torch.cat([a, b], 1))
+        return out
 
 
 class FusionLate(_TwoBranch):

@@ -47,4 +47,5 @@ class PlumeNet(nn.Module):
         d3 = self.dec3(torch.cat([self._up(e4, e3), e3], 1))
         d2 = self.dec2(torch.cat([self._up(d3, e2), e2], 1))
         d1 = self.dec1(torch.cat([self._up(d2, e1), e1], 1))
-        return self.head(torch.cat([self._up(d1, x), x], 1))
+        out: torch.Tensor = self.head(torch.cat([self._up(d1, x), x], 1))
+        return out

@@ -105,7 +105,7 @@ def train_classifier(cfg: ClsTrainConfig) -> dict[str, Any]:
             b = order[i : i + cfg.batch_size]
             if len(b) < 2:  # batch normalisation needs two samples
                 continue
-            loss = model.loss(x[b], s[b], y[b])
+            loss = model.loss(x[b], s[b], y[b])  # type: ignore[operator]
             opt.zero_grad()
             loss.backward()
             opt.step()

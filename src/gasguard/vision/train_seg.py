@@ -112,7 +112,7 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
         dice = 1 - (2 * inter + 1) / (prob.sum() + yt.sum() + 1)
         loss = bce + dice
         opt.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
         step += 1
         if step % cfg.eval_every == 0 or time.monotonic() >= deadline:

@@ -72,15 +72,15 @@ class Clip:
 
     def grey(self) -> NDArray[np.uint8]:
         """``[T, H, W]`` 8-bit greyscale OGI frames."""
-        return to_grey(self.temperature_k, self.span, self.params.white_hot)
+        return to_grey(self.temperature_k.astype(np.float64), self.span, self.params.white_hot)
 
     def colour(self, palette: str = "rainbow") -> NDArray[np.uint8]:
         """``[T, H, W, 3]`` RGB colour-mapped thermal frames."""
-        return to_colour(self.temperature_k, self.span, palette)
+        return to_colour(self.temperature_k.astype(np.float64), self.span, palette)
 
     def radiometric(self) -> NDArray[np.uint16]:
         """``[T, H, W]`` 16-bit radiometric counts (centikelvin)."""
-        return to_radiometric_u16(self.temperature_k)
+        return to_radiometric_u16(self.temperature_k.astype(np.float64))
 
 
 def _blur3(img: FloatArray) -> FloatArray:

@@ -19,7 +19,7 @@ def _upsample(grid: NDArray[np.float64], height: int, width: int) -> NDArray[np.
     b = grid[np.ix_(y0, x0 + 1)]
     c = grid[np.ix_(y0 + 1, x0)]
     d = grid[np.ix_(y0 + 1, x0 + 1)]
-    return (a * (1 - fx) + b * fx) * (1 - fy) + (c * (1 - fx) + d * fx) * fy
+    return np.asarray((a * (1 - fx) + b * fx) * (1 - fy) + (c * (1 - fx) + d * fx) * fy, dtype=np.float64)
 
 
 def fractal_noise(
