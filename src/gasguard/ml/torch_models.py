@@ -89,9 +89,7 @@ class SensorLSTM(nn.Module):
     def __init__(self, n_sensors: int = 7, n_classes: int = 4, hidden: int = 64, layers: int = 3) -> None:
         super().__init__()
         self.lstm = nn.LSTM(input_size=1, hidden_size=hidden, num_layers=layers, batch_first=True)
-        self.head = nn.Sequential(
-            nn.Dropout(DROPOUT), nn.Linear(hidden, 32), nn.ReLU(), nn.Linear(32, n_classes)
-        )
+        self.head = nn.Sequential(nn.Dropout(DROPOUT), nn.Linear(hidden, 32), nn.ReLU(), nn.Linear(32, n_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.lstm(x.unsqueeze(-1))

@@ -1,0 +1,367 @@
+"""Sensor models behind one small interface, in the spirit of river's ``learn``/``predict_one``.
+
+Every classifier offers ``learn_many(X, y)``, ``predict_proba_one(x)`` (one feature vector, as a
+mapping of feature name to value or a plain sequence, in; ``{class: probability}`` out),
+``predict_one``, and the batch variants ``predict_proba_many`` / ``predict_many``. Every concentration
+regressor offers ``learn_many(X, ppm, gas)``, ``predict_one(x, gas)`` in ppm and ``predict_many``.
+One contract test runs over all of them, so the evaluation code and the service can swap models freely.
+
+Concentration is learned on ``log1p(ppm)``, one regressor per gas: sensor response grows roughly
+with the logarithm of concentration and differs per gas, so per-gas log models fit far better than
+one pooled model on raw ppm (that pooled model is kept as the baseline it has to beat).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+OneInput = Mapping[str, float] | Sequence[float] | FloatArray
+
+
+def as_row(x: OneInput, feature_names: Sequence[str]) -> FloatArray:
+    """One input (mapping by feature name, or values in ``feature_names`` order) -> ``[1, n]``."""
+    if isinstance(x, Mapping):
+        try:
+            values = [float(x[name]) for name in feature_names]
+        except KeyError as exc:
+            raise KeyError(f"input lacks feature {exc.args[0]!r}") from None
+        return np.asarray(values, dtype=np.float64).reshape(1, -1)
+    row = np.asarray(x, dtype=np.float64).reshape(1, -1)
+    if row.shape[1] != len(feature_names):
+        raise ValueError(f"expected {len(feature_names)} features, got {row.shape[1]}")
+    return row
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    """What every gas-type classifier offers."""
+
+    classes: tuple[str, ...]
+    feature_names: tuple[str, ...]
+
+    def learn_many(self, X: FloatArray, y: Sequence[str] | npt.NDArray[Any]) -> Classifier: ...
+
+    def predict_proba_many(self, X: FloatArray) -> FloatArray: ...
+
+    def predict_many(self, X: FloatArray) -> npt.NDArray[np.str_]: ...
+
+    def predict_proba_one(self, x: OneInput) -> dict[str, float]: ...
+
+    def predict_one(self, x: OneInput) -> str: ...
+
+
+class ClassifierBase:
+    """Shared one-reading and label plumbing; subclasses implement ``_fit`` and ``predict_proba_many``."""
+
+    def __init__(self, feature_names: Sequence[str]) -> None:
+        self.feature_names: tuple[str, ...] = tuple(feature_names)
+        self.classes: tuple[str, ...] = ()
+
+    def _fit(self, X: FloatArray, y_idx: npt.NDArray[np.int64]) -> None:
+        raise NotImplementedError
+
+    def predict_proba_many(self, X: FloatArray) -> FloatArray:
+        raise NotImplementedError
+
+    def learn_many(self, X: FloatArray, y: Sequence[str] | npt.NDArray[Any]) -> ClassifierBase:
+        labels = np.asarray(y).astype(str)
+        self.classes = tuple(sorted(set(labels.tolist())))
+        lookup = {c: i for i, c in enumerate(self.classes)}
+        y_idx = np.asarray([lookup[v] for v in labels], dtype=np.int64)
+        X = np.asarray(X, dtype=np.float64)
+        if X.shape[1] != len(self.feature_names):
+            raise ValueError(f"expected {len(self.feature_names)} features, got {X.shape[1]}")
+        self._fit(X, y_idx)
+        return self
+
+    def predict_many(self, X: FloatArray) -> npt.NDArray[np.str_]:
+        proba = self.predict_proba_many(X)
+        return np.asarray(self.classes)[np.argmax(proba, axis=1)]
+
+    def predict_proba_one(self, x: OneInput) -> dict[str, float]:
+        proba = self.predict_proba_many(as_row(x, self.feature_names))[0]
+        return {c: float(p) for c, p in zip(self.classes, proba, strict=True)}
+
+    def predict_one(self, x: OneInput) -> str:
+        proba = self.predict_proba_one(x)
+        return max(proba, key=proba.__getitem__)
+
+
+#: LightGBM settings of the gas-type classifier; small leaves and column sampling keep it from
+#: memorising the level of one recording.
+LGBM_CLASSIFIER_PARAMS: dict[str, Any] = {
+    "objective": "multiclass",
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_data_in_leaf": 40,
+    "feature_fraction": 0.5,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "verbosity": -1,
+    "seed": 0,
+    "deterministic": True,
+    "force_row_wise": True,
+}
+
+
+class LightGBMClassifier(ClassifierBase):
+    """Gradient-boosted trees: the shipped gas-type model (fast, small, no PyTorch at runtime)."""
+
+    def __init__(
+        self,
+        feature_names: Sequence[str],
+        n_estimators: int = 200,
+        params: Mapping[str, Any] | None = None,
+        num_threads: int = 1,
+    ) -> None:
+        super().__init__(feature_names)
+        self.n_estimators = n_estimators
+        self.params = {**LGBM_CLASSIFIER_PARAMS, **(params or {})}
+        self.num_threads = num_threads
+        self.booster: Any = None
+
+    def _fit(self, X: FloatArray, y_idx: npt.NDArray[np.int64]) -> None:
+        import lightgbm as lgb
+
+        params = {**self.params, "num_class": len(self.classes), "num_threads": self.num_threads}
+        if len(self.classes) == 2:
+            params.update(objective="multiclass")
+        train = lgb.Dataset(X, label=y_idx, feature_name=list(_safe_names(self.feature_names)))
+        self.booster = lgb.train(params, train, num_boost_round=self.n_estimators)
+
+    def predict_proba_many(self, X: FloatArray) -> FloatArray:
+        if self.booster is None:
+            raise RuntimeError("model is not trained")
+        proba = self.booster.predict(np.asarray(X, dtype=np.float64), num_threads=self.num_threads)
+        return np.asarray(proba, dtype=np.float64).reshape(len(X), len(self.classes))
+
+    def to_string(self) -> str:
+        """The booster in LightGBM's text format (what the artifact stores)."""
+        return str(self.booster.model_to_string())
+
+    @classmethod
+    def from_string(
+        cls, text: str, feature_names: Sequence[str], classes: Sequence[str], num_threads: int = 1
+    ) -> LightGBMClassifier:
+        import lightgbm as lgb
+
+        model = cls(feature_names, num_threads=num_threads)
+        model.booster = lgb.Booster(model_str=text)
+        model.classes = tuple(classes)
+        return model
+
+
+class LogisticClassifier(ClassifierBase):
+    """Standardised multinomial logistic regression: the 'plain model' baseline on raw values."""
+
+    def __init__(self, feature_names: Sequence[str], max_iter: int = 2000) -> None:
+        super().__init__(feature_names)
+        self.max_iter = max_iter
+        self._pipe: Any = None
+
+    def _fit(self, X: FloatArray, y_idx: npt.NDArray[np.int64]) -> None:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        self._pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=self.max_iter))
+        self._pipe.fit(X, y_idx)
+
+    def predict_proba_many(self, X: FloatArray) -> FloatArray:
+        if self._pipe is None:
+            raise RuntimeError("model is not trained")
+        proba = np.zeros((len(X), len(self.classes)))
+        proba[:, self._pipe.classes_] = self._pipe.predict_proba(np.asarray(X, dtype=np.float64))
+        return proba
+
+
+class SvmClassifier(ClassifierBase):
+    """RBF support-vector machine on standardised features, with Platt-scaled probabilities.
+
+    Smooth decision boundaries complement the axis-aligned splits of boosted trees on the 128
+    correlated drift-set features; the two are averaged in :class:`SoftVoteClassifier`.
+    """
+
+    def __init__(self, feature_names: Sequence[str], C: float = 100.0, seed: int = 0) -> None:
+        super().__init__(feature_names)
+        self.C = C
+        self.seed = seed
+        self._pipe: Any = None
+
+    def _fit(self, X: FloatArray, y_idx: npt.NDArray[np.int64]) -> None:
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.svm import SVC
+
+        svc = SVC(C=self.C, gamma="scale", probability=True, random_state=self.seed)
+        self._pipe = make_pipeline(StandardScaler(), svc)
+        self._pipe.fit(X, y_idx)
+
+    def predict_proba_many(self, X: FloatArray) -> FloatArray:
+        if self._pipe is None:
+            raise RuntimeError("model is not trained")
+        proba = np.zeros((len(X), len(self.classes)))
+        proba[:, self._pipe.classes_] = self._pipe.predict_proba(np.asarray(X, dtype=np.float64))
+        return proba
+
+
+class SoftVoteClassifier(ClassifierBase):
+    """Average of several classifiers' probabilities (all trained on the same features)."""
+
+    def __init__(self, members: Sequence[ClassifierBase]) -> None:
+        if not members:
+            raise ValueError("need at least one member")
+        super().__init__(members[0].feature_names)
+        self.members = list(members)
+
+    def _fit(self, X: FloatArray, y_idx: npt.NDArray[np.int64]) -> None:
+        labels = np.asarray(self.classes)[y_idx]
+        for m in self.members:
+            m.learn_many(X, labels)
+
+    def predict_proba_many(self, X: FloatArray) -> FloatArray:
+        return np.mean([m.predict_proba_many(X) for m in self.members], axis=0)
+
+
+def _safe_names(names: Sequence[str]) -> list[str]:
+    """LightGBM refuses some characters in feature names; keep names readable but legal."""
+    return [n.replace(" ", "_").replace(":", "_").replace(",", "_") for n in names]
+
+
+# --------------------------------------------------------------------------- concentration
+
+
+@runtime_checkable
+class Regressor(Protocol):
+    """What every concentration model offers: ppm from features and (optionally) the gas."""
+
+    feature_names: tuple[str, ...]
+
+    def learn_many(self, X: FloatArray, ppm: FloatArray, gas: Sequence[str] | None = None) -> Regressor: ...
+
+    def predict_many(self, X: FloatArray, gas: Sequence[str] | None = None) -> FloatArray: ...
+
+    def predict_one(self, x: OneInput, gas: str | None = None) -> float: ...
+
+
+def _make_booster(backend: str, n_estimators: int, seed: int, num_threads: int) -> Any:
+    if backend == "xgboost":
+        import xgboost as xgb
+
+        return xgb.XGBRegressor(
+            n_estimators=n_estimators,
+            learning_rate=0.05,
+            max_depth=6,
+            subsample=0.8,
+            colsample_bytree=0.5,
+            min_child_weight=1.0,
+            tree_method="hist",
+            n_jobs=num_threads,
+            random_state=seed,
+        )
+    if backend == "lightgbm":
+        import lightgbm as lgb
+
+        return lgb.LGBMRegressor(
+            n_estimators=n_estimators,
+            learning_rate=0.05,
+            num_leaves=31,
+            min_child_samples=5,
+            subsample=0.8,
+            subsample_freq=1,
+            colsample_bytree=0.5,
+            n_jobs=num_threads,
+            random_state=seed,
+            verbose=-1,
+        )
+    raise ValueError(f"unknown regression backend {backend!r} (xgboost or lightgbm)")
+
+
+class ConcentrationRegressor:
+    """Per-gas gradient-boosted regressors on ``log1p(ppm)``; ppm out.
+
+    With ``per_gas=False`` (or a gas not seen in training) one pooled model serves every gas, which
+    is also what the plain baseline uses with ``log_target=False``.
+    """
+
+    def __init__(
+        self,
+        feature_names: Sequence[str],
+        backend: str = "xgboost",
+        per_gas: bool = True,
+        log_target: bool = True,
+        n_estimators: int = 400,
+        seed: int = 0,
+        num_threads: int = 1,
+    ) -> None:
+        self.feature_names: tuple[str, ...] = tuple(feature_names)
+        self.backend = backend
+        self.per_gas = per_gas
+        self.log_target = log_target
+        self.n_estimators = n_estimators
+        self.seed = seed
+        self.num_threads = num_threads
+        self._pooled: Any = None
+        self._per_gas: dict[str, Any] = {}
+
+    def _target(self, ppm: FloatArray) -> FloatArray:
+        return np.log1p(ppm) if self.log_target else ppm
+
+    def _inverse(self, z: FloatArray) -> FloatArray:
+        out = np.expm1(z) if self.log_target else z
+        return np.clip(np.asarray(out, dtype=np.float64), 0.0, None)
+
+    def learn_many(self, X: FloatArray, ppm: FloatArray, gas: Sequence[str] | None = None) -> ConcentrationRegressor:
+        X = np.asarray(X, dtype=np.float64)
+        target = self._target(np.asarray(ppm, dtype=np.float64))
+        self._pooled = _make_booster(self.backend, self.n_estimators, self.seed, self.num_threads)
+        self._pooled.fit(X, target)
+        self._per_gas = {}
+        if self.per_gas and gas is not None:
+            gases = np.asarray(gas).astype(str)
+            for g in sorted(set(gases.tolist())):
+                mask = gases == g
+                if mask.sum() < 10:
+                    logger.warning("only %d rows of %s: using the pooled model for it", mask.sum(), g)
+                    continue
+                model = _make_booster(self.backend, self.n_estimators, self.seed, self.num_threads)
+                model.fit(X[mask], target[mask])
+                self._per_gas[g] = model
+        return self
+
+    def predict_many(self, X: FloatArray, gas: Sequence[str] | None = None) -> FloatArray:
+        if self._pooled is None:
+            raise RuntimeError("model is not trained")
+        X = np.asarray(X, dtype=np.float64)
+        z = np.asarray(self._pooled.predict(X), dtype=np.float64)
+        if gas is not None and self._per_gas:
+            gases = np.asarray(gas).astype(str)
+            for g, model in self._per_gas.items():
+                mask = gases == g
+                if mask.any():
+                    z[mask] = model.predict(X[mask])
+        return self._inverse(z)
+
+    def predict_one(self, x: OneInput, gas: str | None = None) -> float:
+        row = as_row(x, self.feature_names)
+        return float(self.predict_many(row, None if gas is None else [gas])[0])
+
+
+def percent_lel(ppm: float, gas: str, basis: str = "niosh") -> float:
+    """Concentration in ppm (by volume) -> % of the gas's lower explosive limit.
+
+    The LEL table is the one cited table in ``gasguard.safety.lel``; 1 vol % = 10,000 ppm, so
+    %LEL = ppm / (LEL_vol% x 10,000) x 100.
+    """
+    from gasguard.safety.lel import lel_vol_pct
+
+    return float(ppm) / (lel_vol_pct(gas, basis=basis) * 100.0)

@@ -1,0 +1,151 @@
+"""Evaluation reports for people: a markdown summary with PNG confusion matrices and plots.
+
+Matplotlib (``train`` extra) is imported lazily with the Agg backend, so reports render on headless
+machines and the serving path never imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_confusion(confusion: Sequence[Sequence[int]], classes: Sequence[str], title: str, path: Path) -> Path:
+    """Confusion matrix (rows true, columns predicted) with counts in the cells."""
+    plt = _pyplot()
+    n = len(classes)
+    fig, ax = plt.subplots(figsize=(1.2 * n + 2.5, 1.2 * n + 2))
+    ax.imshow(confusion, cmap="Blues")
+    ax.set_xticks(range(n), classes, rotation=45, ha="right")
+    ax.set_yticks(range(n), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    peak = max(max(row) for row in confusion) or 1
+    for i in range(n):
+        for j in range(n):
+            v = confusion[i][j]
+            ax.text(j, i, str(v), ha="center", va="center", color="white" if v > peak / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_bars(values: Mapping[str, Mapping[str, float]], ylabel: str, title: str, path: Path) -> Path:
+    """Grouped bars: ``{model: {group: value}}`` (per fold, per batch or per gas)."""
+    plt = _pyplot()
+    models = list(values)
+    groups = sorted({g for v in values.values() for g in v})
+    width = 0.8 / max(len(models), 1)
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(groups) + 2), 4))
+    for k, m in enumerate(models):
+        xs = [i + k * width for i in range(len(groups))]
+        ax.bar(xs, [values[m].get(g, float("nan")) for g in groups], width=width, label=m)
+    ax.set_xticks([i + width * (len(models) - 1) / 2 for i in range(len(groups))], groups)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def write_report(result: Mapping[str, Any], out_dir: Path, kind: str = "sensor") -> Path:
+    """Write ``report.md``, ``result.json`` and PNG figures for one evaluation result; returns the md path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    title = f"{kind} evaluation: dataset {result['dataset']}, protocol {result['protocol']}"
+    lines = [f"# {title}", "", f"Data: `{result.get('data', '')}`", ""]
+    if "batches_present" in result:
+        lines += [f"Batches present: {result['batches_present']}; missing: {result['batches_missing']}", ""]
+    models = {str(result["model"]): dict(result), **{k: dict(v) for k, v in result["baselines"].items()}}
+    if kind == "sensor":
+        lines += ["| model | accuracy | macro F1 |", "|---|---|---|"]
+        for name, r in models.items():
+            lines.append(f"| {name} | {_fmt(r['accuracy'])} | {_fmt(r['macro_f1'])} |")
+        lines.append("")
+        for name, r in models.items():
+            png = plot_confusion(r["confusion"], r["classes"], name, out_dir / f"confusion_{name}.png")
+            lines += [f"![confusion matrix of {name}]({png.name})", ""]
+        fold_key = next((k for k in ("per_fold_accuracy", "per_batch_accuracy") if k in result), None)
+        if fold_key:
+            png = plot_bars(
+                {n: r.get(fold_key, {}) for n, r in models.items()}, "accuracy", fold_key, out_dir / "folds.png"
+            )
+            lines += [f"![{fold_key}]({png.name})", ""]
+    else:
+        lines += ["| model | R² | RMSE ppm | MAE ppm |", "|---|---|---|---|"]
+        models["gasguard_with_true_gas"] = dict(result["with_true_gas"])
+        for name, r in models.items():
+            lines.append(f"| {name} | {_fmt(r['r2'])} | {_fmt(r['rmse_ppm'])} | {_fmt(r['mae_ppm'])} |")
+        lines.append("")
+        per_gas = {n: {g: v["r2"] for g, v in r["per_gas"].items()} for n, r in models.items()}
+        png = plot_bars(per_gas, "R²", "R² per gas", out_dir / "r2_per_gas.png")
+        lines += [f"![R² per gas]({png.name})", ""]
+    if "notes" in result:
+        lines += [f"Notes: {result['notes']}", ""]
+    lines += [f"Settings: `{json.dumps(result.get('settings', {}))}`", ""]
+    md = out_dir / "report.md"
+    md.write_text("\n".join(lines), encoding="utf-8")
+    logger.info("report written to %s", md)
+    return md
+
+
+def model_card_markdown(card: Mapping[str, Any]) -> str:
+    """The model card as markdown, for people (the JSON beside it is for programs)."""
+    m = card.get("metrics", {})
+    lines = [
+        f"# Model card: {card['name']}",
+        "",
+        f"- Task: {card['task']}",
+        f"- Model: {card['model']}; classes: {', '.join(card['classes'])}",
+        f"- Date: {card['date']}; code version: {card['code_version']}",
+        f"- Licence: {card['licence']}",
+        "",
+        "## Data",
+        "",
+        f"{card['data']['name']} (doi:{card['data']['doi']}), licence {card['data']['licence']}.",
+        "",
+        f"Attribution: {card['data']['attribution']}",
+        "",
+        "## Measured",
+        "",
+        "| protocol | accuracy | macro F1 |",
+        "|---|---|---|",
+    ]
+    for protocol in ("paper", "blocked"):
+        if protocol in m:
+            lines.append(
+                f"| {protocol}: {card['protocols'][protocol]} | {_fmt(m[protocol]['accuracy'])} "
+                f"| {_fmt(m[protocol]['macro_f1'])} |"
+            )
+    lines += [
+        "",
+        f"Resubstitution accuracy (training rows, a file check only): {_fmt(m.get('resubstitution_accuracy'))}",
+        "",
+        "## Limitations",
+        "",
+        card["limitations"],
+        "",
+    ]
+    return "\n".join(lines)
