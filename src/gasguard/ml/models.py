@@ -198,11 +198,12 @@ class SvmClassifier(ClassifierBase):
         self._pipe: Any = None
 
     def _fit(self, X: FloatArray, y_idx: npt.NDArray[np.int64]) -> None:
+        from sklearn.calibration import CalibratedClassifierCV
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
         from sklearn.svm import SVC
 
-        svc = SVC(C=self.C, gamma="scale", probability=True, random_state=self.seed)
+        svc = CalibratedClassifierCV(SVC(C=self.C, gamma="scale", random_state=self.seed), ensemble=False)
         self._pipe = make_pipeline(StandardScaler(), svc)
         self._pipe.fit(X, y_idx)
 
@@ -355,6 +356,10 @@ class ConcentrationRegressor:
         row = as_row(x, self.feature_names)
         return float(self.predict_many(row, None if gas is None else [gas])[0])
 
+    def predict_lel_pct_one(self, x: OneInput, gas: str, basis: str = "niosh") -> float:
+        """%LEL of ``gas`` for one feature vector, through the cited LEL table."""
+        return percent_lel(self.predict_one(x, gas), gas, basis=basis)
+
 
 def percent_lel(ppm: float, gas: str, basis: str = "niosh") -> float:
     """Concentration in ppm (by volume) -> % of the gas's lower explosive limit.
@@ -362,6 +367,6 @@ def percent_lel(ppm: float, gas: str, basis: str = "niosh") -> float:
     The LEL table is the one cited table in ``gasguard.safety.lel``; 1 vol % = 10,000 ppm, so
     %LEL = ppm / (LEL_vol% x 10,000) x 100.
     """
-    from gasguard.safety.lel import lel_vol_pct
+    from gasguard.safety.lel import lel_vol_pct, ppm_to_lel_pct
 
-    return float(ppm) / (lel_vol_pct(gas, basis=basis) * 100.0)
+    return float(ppm_to_lel_pct(float(ppm), lel_vol_pct(gas, basis=basis)))
