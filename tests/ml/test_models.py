@@ -30,7 +30,7 @@ FACTORIES: dict[str, Callable[[Sequence[str]], ClassifierBase]] = {
     "softvote": lambda n: SoftVoteClassifier([LightGBMClassifier(n, n_estimators=30), LogisticClassifier(n)]),
     "cnn1d": lambda n: TorchClassifier(n, arch="cnn1d", epochs=15, progress=False),
     "dnn": lambda n: TorchClassifier(n, arch="dnn", epochs=15, progress=False),
-    "lstm": lambda n: TorchClassifier(n, arch="lstm", epochs=15, progress=False),
+    "lstm": lambda n: TorchClassifier(n, arch="lstm", epochs=20, lr=1e-2, progress=False),
 }
 
 
