@@ -75,10 +75,10 @@ def test_drift_line_parses_gas_ppm_and_features(tmp_path: Path) -> None:
 
 
 def test_drift_unknown_gas_code(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match="b.dat:7: unknown gas code 9"):
+    with pytest.raises(DatasetError, match=r"b\.dat:7: unknown gas code 9"):
         parse_drift_line(_drift_line(9), tmp_path / "b.dat", 7)
 
 
 def test_drift_no_files(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match="no batchN.dat files found"):
+    with pytest.raises(DatasetError, match=r"no batchN\.dat files found"):
         load_drift(tmp_path)
