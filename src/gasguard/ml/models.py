@@ -84,7 +84,7 @@ class ClassifierBase:
 
     def predict_many(self, X: FloatArray) -> npt.NDArray[np.str_]:
         proba = self.predict_proba_many(X)
-        return np.asarray(self.classes)[np.argmax(proba, axis=1)]
+        return np.asarray(np.asarray(self.classes)[np.argmax(proba, axis=1)], dtype=np.str_)
 
     def predict_proba_one(self, x: OneInput) -> dict[str, float]:
         proba = self.predict_proba_many(as_row(x, self.feature_names))[0]
@@ -230,7 +230,7 @@ class SoftVoteClassifier(ClassifierBase):
             m.learn_many(X, labels)
 
     def predict_proba_many(self, X: FloatArray) -> FloatArray:
-        return np.mean([m.predict_proba_many(X) for m in self.members], axis=0)
+        return np.asarray(np.mean([m.predict_proba_many(X) for m in self.members], axis=0), dtype=np.float64)
 
 
 def _safe_names(names: Sequence[str]) -> list[str]:
@@ -247,9 +247,11 @@ class Regressor(Protocol):
 
     feature_names: tuple[str, ...]
 
-    def learn_many(self, X: FloatArray, ppm: FloatArray, gas: Sequence[str] | None = None) -> Regressor: ...
+    def learn_many(
+        self, X: FloatArray, ppm: FloatArray, gas: Sequence[str] | npt.NDArray[Any] | None = None
+    ) -> Regressor: ...
 
-    def predict_many(self, X: FloatArray, gas: Sequence[str] | None = None) -> FloatArray: ...
+    def predict_many(self, X: FloatArray, gas: Sequence[str] | npt.NDArray[Any] | None = None) -> FloatArray: ...
 
     def predict_one(self, x: OneInput, gas: str | None = None) -> float: ...
 
@@ -321,7 +323,9 @@ class ConcentrationRegressor:
         out = np.expm1(z) if self.log_target else z
         return np.clip(np.asarray(out, dtype=np.float64), 0.0, None)
 
-    def learn_many(self, X: FloatArray, ppm: FloatArray, gas: Sequence[str] | None = None) -> ConcentrationRegressor:
+    def learn_many(
+        self, X: FloatArray, ppm: FloatArray, gas: Sequence[str] | npt.NDArray[Any] | None = None
+    ) -> ConcentrationRegressor:
         X = np.asarray(X, dtype=np.float64)
         target = self._target(np.asarray(ppm, dtype=np.float64))
         self._pooled = _make_booster(self.backend, self.n_estimators, self.seed, self.num_threads)
@@ -339,7 +343,7 @@ class ConcentrationRegressor:
                 self._per_gas[g] = model
         return self
 
-    def predict_many(self, X: FloatArray, gas: Sequence[str] | None = None) -> FloatArray:
+    def predict_many(self, X: FloatArray, gas: Sequence[str] | npt.NDArray[Any] | None = None) -> FloatArray:
         if self._pooled is None:
             raise RuntimeError("model is not trained")
         X = np.asarray(X, dtype=np.float64)

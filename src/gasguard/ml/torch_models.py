@@ -54,7 +54,8 @@ class Sensor1DCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, n_sensors]`` -> ``[B, n_classes]`` logits (softmax is left to the loss or caller)."""
-        return self.classifier(self.features(x))
+        logits: torch.Tensor = self.classifier(self.features(x))
+        return logits
 
 
 class SensorDNN(nn.Module):
@@ -77,7 +78,8 @@ class SensorDNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        logits: torch.Tensor = self.net(x)
+        return logits
 
 
 class SensorLSTM(nn.Module):
@@ -93,4 +95,5 @@ class SensorLSTM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.lstm(x.unsqueeze(-1))
-        return self.head(out[:, -1, :])
+        logits: torch.Tensor = self.head(out[:, -1, :])
+        return logits
