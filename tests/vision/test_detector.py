@@ -52,8 +52,17 @@ def test_serving_path_imports_and_runs_without_torch(tmp_path: Path) -> None:
 
 @REQUIRES_SHIPPED_MODEL
 def test_strong_close_leak_is_found_and_empty_scene_is_clear() -> None:
-    leak = _clip(21, leak_probability=1.0, leak_rate_g_s=4.0, distance_m=5.0, wind_speed_m_s=1.5,
-                 gas_temperature_delta_k=-8.0, air_temperature_k=285.0, onset_frame=0, netd_k=0.02)
+    leak = _clip(
+        21,
+        leak_probability=1.0,
+        leak_rate_g_s=4.0,
+        distance_m=5.0,
+        wind_speed_m_s=1.5,
+        gas_temperature_delta_k=-8.0,
+        air_temperature_k=285.0,
+        onset_frame=0,
+        netd_k=0.02,
+    )
     clear = _clip(22, leak_probability=0.0)
     det = PlumeDetector()
     leak_results = [det.process(f, index=i) for i, f in enumerate(leak)]
@@ -68,8 +77,21 @@ def test_strong_close_leak_is_found_and_empty_scene_is_clear() -> None:
 
 @REQUIRES_SHIPPED_MODEL
 def test_detect_cli_prints_one_json_line_per_frame_and_draws_the_mask(run_cli, tmp_path: Path) -> None:
-    r = run_cli("vision", "simulate", "--out", str(tmp_path / "clip"), "--seed", "21", "--frames", "6",
-                "--leak-rate", "4", "--distance", "5", "--json")
+    r = run_cli(
+        "vision",
+        "simulate",
+        "--out",
+        str(tmp_path / "clip"),
+        "--seed",
+        "21",
+        "--frames",
+        "6",
+        "--leak-rate",
+        "4",
+        "--distance",
+        "5",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     sim = json.loads(r.stdout)
     assert sim["frames"] == 6 and sim["leak_rate_g_s"] == 4.0
@@ -115,8 +137,27 @@ def test_bench_reports_both_rates_on_one_thread(run_cli) -> None:
 @pytest.mark.slow
 def test_train_and_evaluate_plume_model_end_to_end(run_cli, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    r = run_cli("train", "vision-plume", "--out", str(run), "--minutes", "0.05", "--n-train", "3", "--n-val", "2",
-                "--frames", "6", "--width", "64", "--height", "48", "--eval-every", "2", "--json")
+    r = run_cli(
+        "train",
+        "vision-plume",
+        "--out",
+        str(run),
+        "--minutes",
+        "0.05",
+        "--n-train",
+        "3",
+        "--n-val",
+        "2",
+        "--frames",
+        "6",
+        "--width",
+        "64",
+        "--height",
+        "48",
+        "--eval-every",
+        "2",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     report = json.loads(r.stdout)
     assert report["steps"] >= 1 and Path(report["onnx"]).is_file()
