@@ -14,18 +14,12 @@ import pytest
 from gasguard.vision.detector import DEFAULT_SEG_MODEL, PlumeDetector, artifact_path
 from gasguard.vision.sim import random_scene, simulate_clip
 
-REQUIRES_SHIPPED_MODEL = pytest.mark.skipif(
-    not artifact_path(DEFAULT_SEG_MODEL).exists(),
-    reason="the default plume segmentation model is not in this checkout yet (train it with the vision train command)",
-)
-
 
 def _clip(seed: int, **kw: float) -> np.ndarray:
     params = random_scene(np.random.default_rng(seed), seed, frames=12, height=120, width=160, **kw)
     return simulate_clip(params).grey()
 
 
-@REQUIRES_SHIPPED_MODEL
 def test_shipped_model_is_small_and_carries_its_calibration() -> None:
     path = artifact_path(DEFAULT_SEG_MODEL)
     assert path.is_file() and path.stat().st_size < 3_000_000
@@ -35,7 +29,6 @@ def test_shipped_model_is_small_and_carries_its_calibration() -> None:
     assert (path.parent / "MODEL_CARD.md").is_file()
 
 
-@REQUIRES_SHIPPED_MODEL
 def test_serving_path_imports_and_runs_without_torch(tmp_path: Path) -> None:
     code = (
         "import sys; sys.modules['torch'] = None\n"
@@ -50,7 +43,6 @@ def test_serving_path_imports_and_runs_without_torch(tmp_path: Path) -> None:
     assert out.stdout.split() == ["3", "False"]
 
 
-@REQUIRES_SHIPPED_MODEL
 def test_strong_close_leak_is_found_and_empty_scene_is_clear() -> None:
     leak = _clip(
         21,
@@ -75,7 +67,6 @@ def test_strong_close_leak_is_found_and_empty_scene_is_clear() -> None:
     assert all(r.mask_fraction == 0.0 for r in clear_results if not r.leak)
 
 
-@REQUIRES_SHIPPED_MODEL
 def test_detect_cli_prints_one_json_line_per_frame_and_draws_the_mask(run_cli, tmp_path: Path) -> None:
     r = run_cli(
         "vision",
@@ -111,7 +102,6 @@ def test_detect_cli_prints_one_json_line_per_frame_and_draws_the_mask(run_cli, t
     assert len(pngs) == 6 and cv2.imread(str(pngs[0])).shape == (240, 320, 3)
 
 
-@REQUIRES_SHIPPED_MODEL
 def test_detect_reads_radiometric_arrays(run_cli, tmp_path: Path) -> None:
     clip = simulate_clip(random_scene(np.random.default_rng(3), 3, frames=3, height=60, width=80))
     np.save(tmp_path / "r.npy", clip.radiometric())
@@ -125,7 +115,6 @@ def test_detect_refuses_a_missing_source(run_cli) -> None:
     assert r.exit_code != 0
 
 
-@REQUIRES_SHIPPED_MODEL
 def test_bench_reports_both_rates_on_one_thread(run_cli) -> None:
     r = run_cli("bench", "vision", "--seconds", "0.2", "--json")
     assert r.exit_code == 0, r.output
