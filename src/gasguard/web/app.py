@@ -43,6 +43,11 @@ def create_app(settings: ServiceSettings, services: Services | None = None) -> F
         try:
             yield
         finally:
+            for stop in services.shutdown:
+                try:
+                    await stop()
+                except Exception:
+                    logger.exception("shutdown step %s failed", getattr(stop, "__qualname__", stop))
             with contextlib.suppress(Exception):
                 await services.writer.stop()
             for task in tasks:

@@ -44,6 +44,10 @@ class Services:
     clock: Callable[[], float] = time.time
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    runtime: Any = None
+    """The live ``gasguard.runtime.Runtime`` (zones, pipeline, cameras) when the service runs one."""
+    shutdown: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    """Awaited in order when the app stops, before the background tasks are cancelled."""
 
     def publish_stored(self, events: Sequence[EventRecord]) -> None:
         """Publish events that were just committed. Safe from a worker thread and from the event loop."""
