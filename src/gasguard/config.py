@@ -12,7 +12,7 @@ import math
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -76,6 +76,45 @@ class ValidRange(_Strict):
         return self
 
 
+class WordOrder(StrEnum):
+    """Order of the two 16-bit registers of a 32-bit value (bytes inside a register are always big-endian)."""
+
+    BIG = "big"  # high word first (AB CD), the Modbus convention
+    LITTLE = "little"  # low word first (CD AB), common on some PLCs and gas controllers
+
+
+class ModbusChannelSource(_Strict):
+    """Where a channel is read over Modbus TCP: one input register (or two for a float32).
+
+    The value submitted is ``raw * scale + offset`` in the channel's ``unit`` (ppm, lel_pct or raw; a
+    raw channel's calibration applies after this). ``count: 1`` reads an unsigned 16-bit integer (or
+    signed with ``signed: true``); ``count: 2`` reads an IEEE-754 float32 from two registers in
+    ``word_order``. Addresses are the 0-based protocol addresses (register 30001 in a 1-based manual is 0).
+    """
+
+    host: str = Field(min_length=1, max_length=253, description="Device or gateway host name or IP address.")
+    port: int = Field(502, ge=1, le=65535, description="Modbus TCP port.")
+    unit: int = Field(1, ge=0, le=255, description="Unit (device/slave) id behind the host.")
+    register: int = Field(ge=0, le=65535, description="Input register address (0-based protocol address).")
+    count: Literal[1, 2] = Field(1, description="1: 16-bit integer; 2: float32 over two registers.")
+    word_order: WordOrder = Field(WordOrder.BIG, description="Register order of a float32 (count 2).")
+    signed: bool = Field(False, description="Read a 16-bit register as signed (count 1 only).")
+    scale: float = Field(1.0, allow_inf_nan=False, description="Multiplier applied to the raw register value.")
+    offset: float = Field(0.0, allow_inf_nan=False, description="Added after the scale.")
+    poll_s: float = Field(1.0, ge=0.05, le=3600, description="Seconds between reads of this channel.")
+    timeout_s: float = Field(1.0, gt=0, le=60, description="How long one read may take before it counts as failed.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.scale == 0:
+            raise ValueError("scale must not be zero")
+        if self.register + self.count - 1 > 65535:
+            raise ValueError(f"register {self.register} with count {self.count} runs past address 65535")
+        if self.signed and self.count != 1:
+            raise ValueError("signed applies to 16-bit registers (count 1); a float32 is always signed")
+        return self
+
+
 class ChannelConfig(_Strict):
     id: Ident = Field(description="Unique channel id.")
     name: str = Field("", description="Label shown to operators.")
@@ -91,6 +130,7 @@ class ChannelConfig(_Strict):
     flatline_s: float | None = Field(None, gt=0, description="Same value for this long is a FAULT; null disables.")
     flatline_epsilon: float = Field(0.0, ge=0, description="Changes at or below this count as unchanged.")
     votes: bool = Field(True, description="Whether the channel takes part in the zone's trip vote.")
+    modbus: ModbusChannelSource | None = Field(None, description="Poll this channel over Modbus TCP; null: pushed.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -102,6 +142,11 @@ class ChannelConfig(_Strict):
             raise ValueError("calibration is only used with unit raw")
         if self.hysteresis >= self.setpoints.a1:
             raise ValueError("hysteresis must be below the A1 setpoint")
+        if self.modbus is not None and self.modbus.poll_s + self.modbus.timeout_s >= self.stale_timeout_s:
+            raise ValueError(
+                f"modbus poll_s + timeout_s ({self.modbus.poll_s:g} + {self.modbus.timeout_s:g} s) must be below "
+                f"stale_timeout_s ({self.stale_timeout_s:g} s), or the channel goes stale between polls"
+            )
         return self
 
     def linear_map(self, basis: str) -> tuple[float, float]:
@@ -116,12 +161,93 @@ class ChannelConfig(_Strict):
         return gain, offset
 
 
+class SimulatedValveDriver(_Strict):
+    """No hardware: an in-process valve that moves over half its travel time (demos and tests)."""
+
+    kind: Literal["simulated"] = "simulated"
+
+
+class ModbusValveDriver(_Strict):
+    """A valve relay on a Modbus TCP coil, with optional limit switches on discrete inputs.
+
+    The coil is written True to OPEN (energise the solenoid of a normally-closed valve) and False to
+    CLOSE, so a relay, controller or power failure leaves the valve closed. That is why a modbus driver
+    is refused on a valve with ``normally_closed: false``. Addresses are 0-based protocol addresses.
+    """
+
+    kind: Literal["modbus"]
+    host: str = Field(min_length=1, max_length=253, description="Device or gateway host name or IP address.")
+    port: int = Field(502, ge=1, le=65535, description="Modbus TCP port.")
+    unit: int = Field(1, ge=0, le=255, description="Unit (device/slave) id behind the host.")
+    coil: int = Field(ge=0, le=65535, description="Coil written True to open (energise), False to close.")
+    feedback_open_input: int | None = Field(None, ge=0, le=65535, description="Discrete input on when fully open.")
+    feedback_closed_input: int | None = Field(
+        None, ge=0, le=65535, description="Discrete input on when fully closed (required with feedback: true)."
+    )
+    poll_s: float = Field(0.5, ge=0.05, le=60, description="Seconds between reads of the limit switches.")
+    timeout_s: float = Field(2.0, gt=0, le=60, description="How long a write or read may take before it fails.")
+    feedback_lost_s: float = Field(
+        10.0, gt=0, le=3600, description="Limit switches unreadable this long: position reported unknown."
+    )
+
+    @model_validator(mode="after")
+    def _distinct_inputs(self) -> Self:
+        opened, closed = self.feedback_open_input, self.feedback_closed_input
+        if opened is not None and opened == closed:
+            raise ValueError("feedback_open_input and feedback_closed_input must be different inputs")
+        return self
+
+
+class MqttValveDriver(_Strict):
+    """A valve controller on the MQTT broker given to GasGuard (``--mqtt`` / settings).
+
+    Commands ``OPEN`` / ``CLOSE`` (never retained) go to ``<topic>/set`` and the controller reports
+    ``open`` / ``closed`` / ``moving`` on ``<topic>/state``. ``topic`` defaults to
+    ``<prefix>/<site>/<zone>/valve`` when the zone has one valve, and ``<prefix>/<site>/<zone>/valve/<valve id>``
+    when it has several.
+    """
+
+    kind: Literal["mqtt"]
+    topic: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^#+\s]+$",
+        description="Base topic; /set and /state are appended. Default derived from site, zone and valve.",
+    )
+    feedback_lost_s: float = Field(
+        10.0, gt=0, le=3600, description="Broker unreachable this long: position reported unknown."
+    )
+
+
+ValveDriverConfig = Annotated[SimulatedValveDriver | ModbusValveDriver | MqttValveDriver, Field(discriminator="kind")]
+
+
 class ValveConfig(_Strict):
     id: Ident = Field(description="Unique valve id.")
     name: str = Field("", description="Label shown to operators.")
     travel_time_s: float = Field(5.0, gt=0, le=600, description="Time to travel fully open or closed.")
     normally_closed: bool = Field(True, description="Closes by itself on loss of power (fail-closed).")
     feedback: bool = Field(True, description="Has position switches; without, arrival is assumed after travel.")
+    driver: ValveDriverConfig | None = Field(None, description="How the valve is driven; null: simulated.")
+
+    @model_validator(mode="after")
+    def _driver_fits(self) -> Self:
+        driver = self.driver
+        if isinstance(driver, ModbusValveDriver):
+            if not self.normally_closed:
+                raise ValueError(
+                    "the modbus driver energises the coil to open, so it needs a normally-closed valve "
+                    "(normally_closed: true); a normally-open valve would not close on loss of power"
+                )
+            has_inputs = driver.feedback_open_input is not None or driver.feedback_closed_input is not None
+            if self.feedback and driver.feedback_closed_input is None:
+                raise ValueError(
+                    "feedback: true needs driver.feedback_closed_input (the switch that proves the valve closed)"
+                )
+            if not self.feedback and has_inputs:
+                raise ValueError("driver feedback inputs are set but feedback is false; set feedback: true")
+        return self
 
 
 class Voting(_Strict):
