@@ -116,6 +116,17 @@ class SafetyPipeline:
         outputs = await future
         return next(o for o in outputs if isinstance(o, OperatorResult))
 
+    def apply(self, outputs: Iterable[Output], *, ts: float) -> None:
+        """Act on outputs produced outside ``step`` (a cold start's or a restore's closes). Call on the loop."""
+        outputs = list(outputs)
+        for out in outputs:
+            if isinstance(out, ValveCommand):
+                self._send(out)
+        if outputs and self.events is not None:
+            self._guard(self.events.submit_outputs, outputs, ts=ts)
+        if self.snapshots is not None and outputs:
+            self._guard(self.snapshots.save, to_snapshot(self.state), saved_at=ts)
+
     # ------------------------------------------------------------------ the loop
 
     async def run(self) -> None:

@@ -116,4 +116,15 @@ class EventRecorder:
                 if self._pending:
                     await self.retry_pending()
                 continue
-            await self.record(events)
+            try:
+                await self.record(events)
+            finally:
+                self._queue.task_done()
+
+    async def wait_recorded(self, timeout_s: float = 10.0) -> bool:
+        """Wait until everything submitted so far has been stored (or kept for retry); ``False`` on timeout."""
+        try:
+            await asyncio.wait_for(self._queue.join(), timeout_s)
+        except TimeoutError:
+            return False
+        return True

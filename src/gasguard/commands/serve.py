@@ -1,0 +1,50 @@
+"""``gasguard serve``: the service for a site file, on the database and broker from the settings."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+
+from gasguard.commands.apps import CliApps
+
+
+def register(apps: CliApps) -> None:
+    @apps.root.command("serve")
+    def serve(
+        config: Path | None = typer.Option(
+            None, "--config", help="Site YAML (sites, zones, channels, valves). Default: GASGUARD_SITE_CONFIG."
+        ),
+        host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+        port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+        migrate: bool = typer.Option(
+            True, "--migrate/--no-migrate", help="Bring the database schema up to date before serving."
+        ),
+        log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+    ) -> None:
+        """Serve the API, the dashboard and the live safety pipeline for a site."""
+        from gasguard.config import ConfigError, load_site_config
+        from gasguard.serving import ServeOptions, run_service
+        from gasguard.settings import ServiceSettings, UnsafeSettingsError
+
+        logging.getLogger().setLevel(log_level.upper())
+        try:
+            settings = ServiceSettings()
+            path = config or settings.site_config
+            if path is None:
+                raise ConfigError("no site file: pass --config FILE or set GASGUARD_SITE_CONFIG")
+            site = load_site_config(path)
+        except (ConfigError, UnsafeSettingsError, ValueError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+        def ready() -> None:
+            typer.echo(f"GasGuard is serving {path} at http://{host}:{port}/ (API docs at /docs)")
+
+        run_service(
+            site,
+            settings,
+            ServeOptions(host=host, port=port, log_level=log_level, migrate=migrate),
+            on_ready=ready,
+        )
