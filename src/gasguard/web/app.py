@@ -11,18 +11,41 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gasguard import __version__
 from gasguard.settings import ServiceSettings
 from gasguard.web import metrics
-from gasguard.web.routes import auth, events, health, tokens, users
+from gasguard.web.routes import (
+    alarms,
+    auth,
+    cameras,
+    events,
+    health,
+    ingest,
+    models,
+    readings,
+    site,
+    tokens,
+    users,
+    valves,
+    ws,
+    zones,
+)
 from gasguard.web.services import Services, build_services
 
 logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+"""The dashboard (plain HTML, CSS and JavaScript); served at ``/`` and ``/static`` when it is there."""
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -90,11 +113,45 @@ def create_app(settings: ServiceSettings, services: Services | None = None) -> F
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    for module in (auth, users, tokens, health, events):
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 with one readable ``detail`` line (the contract's error shape) and the full list in ``errors``."""
+        return JSONResponse(
+            status_code=422,
+            content={"detail": describe_validation_errors(exc), "errors": jsonable_encoder(exc.errors())},
+        )
+
+    for module in (auth, users, tokens, health, events, site, zones, alarms, valves, readings, ingest, models, cameras):
         app.include_router(module.router)
+    app.include_router(ws.router)
+    mount_dashboard(app, STATIC_DIR)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:
         return Response(generate_latest(services.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def describe_validation_errors(exc: RequestValidationError) -> str:
+    """``body.reason: String should have at least 3 characters; query.limit: ...``."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("one", "batch"))
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid")))
+    return "; ".join(parts) or "invalid request"
+
+
+def mount_dashboard(app: FastAPI, folder: Path) -> None:
+    """Serve ``folder/index.html`` at ``/`` and the folder at ``/static`` (nothing when it is absent)."""
+    if not folder.is_dir():
+        logger.info("no dashboard at %s; serving the API only", folder)
+        return
+    app.mount("/static", StaticFiles(directory=folder), name="static")
+    index = folder / "index.html"
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        if not index.is_file():
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="the dashboard is not installed")
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})

@@ -7,7 +7,7 @@ callers without the needed role get 403. Device tokens are only good for device 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -15,6 +15,9 @@ from sqlalchemy.orm import Session
 
 from gasguard.auth import Principal, Role, authenticate_token
 from gasguard.web.services import Services
+
+if TYPE_CHECKING:
+    from gasguard.runtime import Runtime
 
 _bearer = HTTPBearer(auto_error=False, description="A session token from /api/v1/auth/login or a device token.")
 
@@ -85,3 +88,21 @@ DeviceCaller = Annotated[Principal, Depends(require_device)]
 def client_address(request: Request) -> str:
     """The client's address as seen by this server (put a trusted proxy's address rules in front)."""
     return request.client.host if request.client else "unknown"
+
+
+def get_runtime(services: ServicesDep) -> Runtime:
+    """The live runtime; 503 when this app was built without one (for example a read-only web tier)."""
+    if services.runtime is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, detail="the live runtime is not running in this service"
+        )
+    runtime: Runtime = services.runtime
+    return runtime
+
+
+# Declare it after the caller's role (``CurrentUser`` ...) so an anonymous call gets 401, not 503. The
+# runtime module imports the web services, so the real type is only named for the type checker.
+if TYPE_CHECKING:
+    RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+else:
+    RuntimeDep = Annotated[Any, Depends(get_runtime)]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from gasguard.auth import Role
 from gasguard.storage.writer import ComponentStatus
@@ -98,3 +98,200 @@ class EventPublic(BaseModel):
 class EventPage(BaseModel):
     events: list[EventPublic]
     next_before_id: int | None = Field(description="Pass as before_id to get the next (older) page.")
+
+
+# --------------------------------------------------------------------------- live plant view
+# The live view is built by the runtime as plain JSON; these models document it in OpenAPI and let
+# through any field the runtime adds later (``extra="allow"``) rather than silently dropping it.
+
+ZoneStatus = Literal["normal", "warning", "alarm", "fault", "tripped"]
+
+
+class LiveModel(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ChannelView(LiveModel):
+    id: str
+    name: str
+    gas: str
+    unit: str
+    lel_pct: float | None = Field(description="Latest value in %LEL; null before the first reading.")
+    value: float | None = Field(description="Latest value in the channel's own unit.")
+    ts: float | None
+    health: str
+    in_service: bool
+    levels: dict[str, bool] = Field(description="Which of A1, A2, A3 are active now.")
+    setpoints: dict[str, float] = Field(description="a1, a2, a3 in %LEL.")
+
+
+class ValveView(LiveModel):
+    id: str
+    name: str
+    state: str
+    open_permitted: bool = Field(description="False until the zone has been reset after a trip.")
+    detail: str
+    travel_time_s: float
+
+
+class ValvePublic(ValveView):
+    zone: str
+
+
+class AlarmView(LiveModel):
+    id: str = Field(description="zone/source/LEVEL, e.g. kitchen/kitchen-ch1/A2.")
+    zone: str
+    level: str
+    source: str
+    state: str
+    active: bool
+    acked: bool
+    latched: bool
+    value: float | None
+
+
+class IdentificationView(LiveModel):
+    gas: str
+    confidence: float
+    ts: float
+    model: str
+
+
+class ZoneView(LiveModel):
+    id: str
+    name: str
+    site: str
+    tripped: bool
+    trip_cause: str
+    status: ZoneStatus = Field(description="Worst wins: tripped > alarm > fault > warning > normal.")
+    votes: int
+    vote_k: int
+    channels: list[ChannelView]
+    valves: list[ValveView]
+    alarms: list[AlarmView]
+    identification: IdentificationView | None
+    cameras: list[str]
+
+
+class SiteView(LiveModel):
+    id: str
+    name: str
+    zones: list[ZoneView]
+
+
+class PlantView(LiveModel):
+    ts: float
+    sites: list[SiteView]
+
+
+# --------------------------------------------------------------------------- operator requests
+
+OperatorReason = Field("", max_length=500, description="Why: stored in the audit log with your name.")
+
+
+class ReasonBody(Strict):
+    """Body of acknowledge, reset, close, unshelve and uninhibit (the reason may be empty)."""
+
+    reason: str = OperatorReason
+
+
+class ValveOpenBody(Strict):
+    reason: str = Field(min_length=3, max_length=500, description="Why the valve is reopened (required, audited).")
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _stripped(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+
+class ShelveBody(Strict):
+    reason: str = Field(min_length=1, max_length=500, description="Why the alarm is shelved (required, audited).")
+    minutes: int = Field(ge=1, le=1440, description="Shelving always expires; the safety core allows at most 8 h.")
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _stripped(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+
+class InhibitBody(ShelveBody):
+    """Take the alarm's channel out of service for ``minutes`` (it stops voting; it always expires)."""
+
+
+class OperatorResponse(BaseModel):
+    accepted: bool
+    message: str = Field(description="The safety core's answer.")
+
+
+# --------------------------------------------------------------------------- readings and ingest
+
+
+class LatestReading(LiveModel):
+    channel: str
+    zone: str
+    ts: float | None
+    value: float | None
+    lel_pct: float | None
+    unit: str
+
+
+class HistoryPoint(BaseModel):
+    ts: float = Field(description="Start of the bucket (epoch s).")
+    value: float | None = Field(description="Mean of the valid readings in the bucket; null if all were invalid.")
+    min: float | None
+    max: float | None
+
+
+class ReadingHistory(BaseModel):
+    channel: str
+    start: float
+    end: float
+    bucket_s: float = Field(description="Width of each bucket; empty buckets are left out (gaps stay gaps).")
+    points: list[HistoryPoint]
+
+
+class IngestReading(Strict):
+    channel: str = Field(min_length=1, max_length=64)
+    ts: float | str | None = Field(
+        None, description="Epoch seconds (milliseconds recognised) or ISO-8601; default: time of receipt."
+    )
+    value: float | None = Field(description="In the channel's unit; null, NaN or infinity put the channel in FAULT.")
+
+
+class IngestBatch(Strict):
+    readings: list[IngestReading] = Field(min_length=1, max_length=1000)
+
+
+def _ingest_kind(value: Any) -> str:
+    return "batch" if isinstance(value, dict) and "readings" in value else "one"
+
+
+IngestBody = Annotated[
+    Annotated[IngestReading, Tag("one")] | Annotated[IngestBatch, Tag("batch")],
+    Discriminator(_ingest_kind),
+]
+
+
+class IngestAccepted(BaseModel):
+    accepted: int
+
+
+# --------------------------------------------------------------------------- models and cameras
+
+
+class ModelPublic(LiveModel):
+    name: str
+    kind: str
+    version: str
+    loaded: bool
+    error: str | None
+    card: dict[str, Any]
+
+
+class CameraPublic(BaseModel):
+    id: str
+    zone: str
+    name: str
+    leak_score: float | None = Field(description="0..1 from the latest frame; null before the first frame.")
+    leak: bool | None
+    ts: float | None
