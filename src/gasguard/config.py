@@ -95,7 +95,10 @@ class ModbusChannelSource(_Strict):
     host: str = Field(min_length=1, max_length=253, description="Device or gateway host name or IP address.")
     port: int = Field(502, ge=1, le=65535, description="Modbus TCP port.")
     unit: int = Field(1, ge=0, le=255, description="Unit (device/slave) id behind the host.")
-    register: int = Field(ge=0, le=65535, description="Input register address (0-based protocol address).")
+    # Written ``register`` in the file; named ``address`` in Python because ``register`` is a method of every class.
+    address: int = Field(
+        alias="register", ge=0, le=65535, description="Input register address (0-based protocol address)."
+    )
     count: Literal[1, 2] = Field(1, description="1: 16-bit integer; 2: float32 over two registers.")
     word_order: WordOrder = Field(WordOrder.BIG, description="Register order of a float32 (count 2).")
     signed: bool = Field(False, description="Read a 16-bit register as signed (count 1 only).")
@@ -108,8 +111,8 @@ class ModbusChannelSource(_Strict):
     def _consistent(self) -> Self:
         if self.scale == 0:
             raise ValueError("scale must not be zero")
-        if self.register + self.count - 1 > 65535:
-            raise ValueError(f"register {self.register} with count {self.count} runs past address 65535")
+        if self.address + self.count - 1 > 65535:
+            raise ValueError(f"register {self.address} with count {self.count} runs past address 65535")
         if self.signed and self.count != 1:
             raise ValueError("signed applies to 16-bit registers (count 1); a float32 is always signed")
         return self
