@@ -1,0 +1,176 @@
+// Overview: one card per zone with its state colour, live %LEL per channel with a sparkline, the
+// identified gas and its confidence, sensor health and valve states.
+
+import { isUnacked } from "../alarms.js";
+import { store } from "../store.js";
+import { createSparkline, drawSparkline } from "../sparkline.js";
+import {
+  HEALTH_LABEL,
+  STATUS_LABEL,
+  VALVE_LABEL,
+  fmtNumber,
+  fmtTime,
+  gasLabel,
+  h,
+  lelLevel,
+  replaceContent,
+} from "../ui.js";
+
+export const overviewView = {
+  id: "overview",
+  title: "Overview",
+  mount(root) {
+    const render = () => replaceContent(root, renderOverview());
+    render();
+    const offs = [
+      store.on("zones", render),
+      store.on("reading", (channelId) => updateChannel(root, channelId)),
+      store.on("identification", render),
+    ];
+    return () => offs.forEach((off) => off());
+  },
+};
+
+function renderOverview() {
+  const zones = [...store.zones.values()];
+  return [
+    h("h1", { text: "Zones" }),
+    zones.length === 0
+      ? h("p", { class: "empty", testid: "zones-empty", text: "No zones yet: waiting for the live data." })
+      : h("div", { class: "zone-grid" }, zones.map(zoneCard)),
+  ];
+}
+
+function zoneCard(zone) {
+  const status = zone.status || "normal";
+  const alarms = zone.alarms || [];
+  const unacked = alarms.filter(isUnacked).length;
+  const titleId = `zone-title-${zone.id}`;
+  return h(
+    "article",
+    { class: `zone-card status-${status}`, testid: `zone-card-${zone.id}`, "data-status": status, "aria-labelledby": titleId },
+    h(
+      "header",
+      { class: "zone-head" },
+      h("h2", { id: titleId, text: zone.name || zone.id }),
+      h("span", { class: `badge status-${status}`, testid: `zone-status-${zone.id}`, text: STATUS_LABEL[status] || status }),
+    ),
+    zone.tripped
+      ? h("p", {
+          class: "trip-cause",
+          testid: `zone-trip-cause-${zone.id}`,
+          text: `Tripped${zone.trip_cause ? `: ${zone.trip_cause}` : ""}. Gas valves stay closed until an operator resets.`,
+        })
+      : null,
+    channelTable(zone),
+    identification(zone),
+    h(
+      "ul",
+      { class: "valve-list", "aria-label": `Valves in ${zone.name || zone.id}` },
+      (zone.valves || []).map((v) =>
+        h(
+          "li",
+          { testid: `zone-valve-${v.id}` },
+          `${v.name || v.id}: `,
+          h("span", { class: `badge valve-${v.state}`, text: VALVE_LABEL[v.state] || v.state }),
+        ),
+      ),
+    ),
+    h(
+      "p",
+      { class: "zone-alarms" },
+      h("a", {
+        href: "#/alarms",
+        testid: `zone-alarms-${zone.id}`,
+        text:
+          alarms.length === 0
+            ? "No active alarms"
+            : `${alarms.length} active alarm${alarms.length === 1 ? "" : "s"}` +
+              (unacked ? ` (${unacked} unacknowledged)` : ""),
+      }),
+    ),
+  );
+}
+
+function channelTable(zone) {
+  return h(
+    "table",
+    { class: "channels" },
+    h("caption", { class: "visually-hidden", text: `Gas channels in ${zone.name || zone.id}` }),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        h("th", { scope: "col", text: "Channel" }),
+        h("th", { scope: "col", class: "num", text: "%LEL" }),
+        h("th", { scope: "col", text: "Trend" }),
+        h("th", { scope: "col", class: "num", text: "Reading" }),
+        h("th", { scope: "col", text: "Health" }),
+      ),
+    ),
+    h("tbody", {}, (zone.channels || []).map((ch) => channelRow(ch))),
+  );
+}
+
+function channelRow(ch) {
+  const spark = createSparkline(`%LEL trend of ${ch.name || ch.id}`, `channel-spark-${ch.id}`);
+  drawSparkline(spark, store.sparks.get(ch.id) || [], ch.setpoints ? ch.setpoints.a2 : null);
+  const health = ch.health || "ok";
+  return h(
+    "tr",
+    { testid: `channel-row-${ch.id}`, "data-channel": ch.id },
+    h("th", { scope: "row" }, h("span", { text: ch.name || ch.id }), h("span", { class: "muted small", text: gasLabel(ch.gas) })),
+    h("td", {
+      class: `num lel lel-${lelLevel(ch.lel_pct, ch.setpoints)}`,
+      testid: `channel-lel-${ch.id}`,
+      text: fmtNumber(ch.lel_pct),
+    }),
+    h("td", {}, spark),
+    h("td", {
+      class: "num",
+      testid: `channel-value-${ch.id}`,
+      title: ch.ts ? `at ${fmtTime(ch.ts)}` : "no reading yet",
+      text: ch.value === null || ch.value === undefined ? "—" : `${fmtNumber(ch.value, ch.unit === "ppm" ? 0 : 1)} ${unitLabel(ch.unit)}`,
+    }),
+    h(
+      "td",
+      {},
+      h("span", {
+        class: `badge health-${health}`,
+        testid: `channel-health-${ch.id}`,
+        text: (HEALTH_LABEL[health] || health) + (ch.in_service === false ? " (out of service)" : ""),
+      }),
+    ),
+  );
+}
+
+function unitLabel(unit) {
+  return unit === "lel_pct" ? "%LEL" : unit || "";
+}
+
+function identification(zone) {
+  const ident = zone.identification;
+  const text =
+    ident && ident.gas
+      ? `Identified gas: ${gasLabel(ident.gas)} (${Math.round((ident.confidence ?? 0) * 100)} % confidence)`
+      : "Identified gas: none";
+  return h("p", { class: "ident", testid: `zone-ident-${zone.id}`, text });
+}
+
+/** Live reading: change the numbers and the sparkline in place, without rebuilding the card. */
+function updateChannel(root, channelId) {
+  const found = store.channel(channelId);
+  if (!found) return;
+  const { channel } = found;
+  const row = root.querySelector(`tr[data-channel="${CSS.escape(channelId)}"]`);
+  if (!row) return;
+  const lel = row.querySelector(".lel");
+  lel.textContent = fmtNumber(channel.lel_pct);
+  lel.className = `num lel lel-${lelLevel(channel.lel_pct, channel.setpoints)}`;
+  const value = row.querySelector(`[data-testid="channel-value-${CSS.escape(channelId)}"]`);
+  value.textContent = `${fmtNumber(channel.value, channel.unit === "ppm" ? 0 : 1)} ${unitLabel(channel.unit)}`;
+  value.title = `at ${fmtTime(channel.ts)}`;
+  drawSparkline(row.querySelector(".sparkline"), store.sparks.get(channelId) || [], channel.setpoints ? channel.setpoints.a2 : null);
+}

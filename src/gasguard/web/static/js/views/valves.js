@@ -1,0 +1,142 @@
+// Valve panel per zone. Close is always available. Open is offered only when the safety core permits
+// it (zone reset), and needs a confirmation with a reason; the core has the final word (409 refused).
+
+import { api, ApiError } from "../api.js";
+import { confirmWithReason } from "../dialog.js";
+import { store } from "../store.js";
+import { STATUS_LABEL, VALVE_LABEL, h, messageLine, replaceContent } from "../ui.js";
+
+const messages = new Map();
+const OPENABLE = new Set(["closed", "fault", "unknown", "closing"]);
+
+export const valvesView = {
+  id: "valves",
+  title: "Valves",
+  mount(root, ctx) {
+    const render = () => replaceContent(root, renderValves(ctx, render));
+    render();
+    const off = store.on("zones", render);
+    return () => off();
+  },
+};
+
+function renderValves(ctx, rerender) {
+  const zones = [...store.zones.values()].filter((z) => (z.valves || []).length);
+  return [
+    h("h1", { text: "Valves" }),
+    h("p", {
+      class: "hint",
+      text: "Mode: automatic shut-off. GasGuard closes a zone's valves when it trips and never reopens them by itself; opening is manual, after a reset, with a reason.",
+    }),
+    zones.length === 0
+      ? h("p", { class: "empty", testid: "valves-empty", text: "No valves configured." })
+      : zones.map((zone) => zoneSection(zone, ctx, rerender)),
+  ];
+}
+
+function zoneSection(zone, ctx, rerender) {
+  const titleId = `valve-zone-title-${zone.id}`;
+  return h(
+    "section",
+    { class: "panel", testid: `valve-zone-${zone.id}`, "aria-labelledby": titleId },
+    h(
+      "div",
+      { class: "panel-head" },
+      h("h2", { id: titleId, text: zone.name || zone.id }),
+      h("span", { class: `badge status-${zone.status}`, text: STATUS_LABEL[zone.status] || zone.status }),
+    ),
+    zone.tripped
+      ? h("p", {
+          class: "message message-error",
+          testid: `valve-zone-tripped-${zone.id}`,
+          text: "Zone tripped: reset it on the Alarms screen before any valve can be opened.",
+        })
+      : null,
+    h("div", { class: "valve-grid" }, (zone.valves || []).map((valve) => valveCard(zone, valve, ctx, rerender))),
+  );
+}
+
+function valveCard(zone, valve, ctx, rerender) {
+  const operator = ctx.can("operator");
+  const state = valve.state || "unknown";
+  const canOpen = Boolean(valve.open_permitted) && OPENABLE.has(state);
+  const hintId = `valve-open-hint-${valve.id}`;
+  const name = valve.name || valve.id;
+  return h(
+    "article",
+    { class: `valve-card valve-${state}`, testid: `valve-card-${valve.id}`, "data-state": state },
+    h("h3", { text: name }),
+    h(
+      "p",
+      { class: "valve-state-line" },
+      "State: ",
+      h("span", { class: `badge valve-${state}`, testid: `valve-state-${valve.id}`, text: VALVE_LABEL[state] || state }),
+    ),
+    valve.detail ? h("p", { class: "muted", testid: `valve-detail-${valve.id}`, text: valve.detail }) : null,
+    valve.travel_time_s ? h("p", { class: "muted small", text: `Travel time ${valve.travel_time_s} s` }) : null,
+    operator
+      ? h(
+          "div",
+          { class: "actions" },
+          h("button", {
+            type: "button",
+            class: "btn btn-danger",
+            testid: `valve-close-${valve.id}`,
+            text: "Close",
+            "aria-label": `Close ${name}`,
+            onclick: async () => {
+              try {
+                await api(`/api/v1/valves/${encodeURIComponent(valve.id)}/close`, { method: "POST", body: { reason: "" } });
+                messages.set(valve.id, { ok: true, text: "Close sent." });
+              } catch (err) {
+                messages.set(valve.id, { ok: false, text: err instanceof ApiError ? err.detail : String(err) });
+              }
+              await ctx.refresh();
+              rerender();
+            },
+          }),
+          h("button", {
+            type: "button",
+            class: "btn btn-primary",
+            testid: `valve-open-${valve.id}`,
+            text: "Open…",
+            "aria-label": `Open ${name}`,
+            "aria-describedby": hintId,
+            disabled: !canOpen,
+            onclick: () => openValve(zone, valve, ctx, rerender),
+          }),
+        )
+      : null,
+    operator
+      ? h("p", {
+          id: hintId,
+          class: "hint",
+          text: canOpen
+            ? "Opening lets gas flow again: confirm the leak is fixed and the area is ventilated."
+            : state === "open" || state === "opening"
+              ? "The valve is open or opening."
+              : "Open is allowed only after the zone is reset.",
+        })
+      : null,
+    messageLine(`valve-msg-${valve.id}`, messages.get(valve.id)),
+  );
+}
+
+async function openValve(zone, valve, ctx, rerender) {
+  const name = valve.name || valve.id;
+  const done = await confirmWithReason({
+    title: `Open ${name}?`,
+    body: `Gas will flow again in ${zone.name || zone.id}. Only open after the leak is found and fixed and the area is ventilated.`,
+    confirmLabel: "Open valve",
+    danger: true,
+    minReason: 3,
+    action: (values) =>
+      api(`/api/v1/valves/${encodeURIComponent(valve.id)}/open`, { method: "POST", body: { reason: values.reason } }),
+  });
+  if (done) {
+    messages.set(valve.id, { ok: true, text: "Open sent." });
+    ctx.announce(`Open sent to ${name}.`);
+  }
+  await ctx.refresh();
+  rerender();
+}
