@@ -1,0 +1,144 @@
+"""``gasguard demo``: the whole system on embedded defaults, with a storyline that shows it working.
+
+``prepare_demo`` builds everything the demo adds to a plain ``gasguard serve``: its own SQLite file in
+its data folder, the demo site (kitchen, boiler room, lab), the simulated plant and thermal camera, the
+scripted operator, an admin account with a password generated at every start, and optionally a replay
+of the real MultimodalGasData sensor array as an extra zone with the gas-type model running live.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gasguard.config import SiteConfig, parse_site_config
+from gasguard.runtime import Runtime
+from gasguard.settings import ServiceSettings, default_data_dir
+from gasguard.web.services import Services
+
+log = logging.getLogger(__name__)
+
+ADMIN = "admin"
+ARRAY_ZONE = "array"
+REPLAY_SENSORS = ("MQ2", "MQ3", "MQ5", "MQ6", "MQ7", "MQ8", "MQ135")
+REPLAY_GAIN = 0.005
+"""Raw ADC counts to an indicative %LEL: the public array is uncalibrated, so its channels can never reach A1."""
+
+
+def demo_site_data() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((resources.files("gasguard.demo") / "site.yaml").read_text("utf-8"))
+    return data
+
+
+def replay_zone() -> dict[str, Any]:
+    """A zone for the replayed sensor array: raw MOS readings, shown for the gas-type model's sake."""
+    return {
+        "id": ARRAY_ZONE,
+        "name": "Sensor array replay (MultimodalGasData)",
+        "channels": [
+            {
+                "id": f"array-{name.lower()}",
+                "name": f"{name} (raw ADC, uncalibrated)",
+                "gas": "methane",
+                "unit": "raw",
+                "calibration": {"gain": REPLAY_GAIN, "to": "lel_pct"},
+                "warmup_s": 0,
+                "stale_timeout_s": 30,
+            }
+            for name in REPLAY_SENSORS
+        ],
+        "valves": [],
+    }
+
+
+def demo_site(replay: Path | None = None) -> SiteConfig:
+    data = demo_site_data()
+    if replay is not None:
+        data["sites"][0]["zones"].append(replay_zone())
+    return parse_site_config(data, "gasguard demo site")
+
+
+def demo_settings(data_dir: Path | None) -> ServiceSettings:
+    """Embedded defaults whatever the environment says: SQLite in the demo folder, no broker."""
+    folder = (data_dir or default_data_dir() / "demo").expanduser().resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return ServiceSettings(
+        data_dir=folder,
+        database_url=f"sqlite:///{folder / 'gasguard-demo.db'}",
+        mqtt_url=None,
+        site_config=None,
+    )
+
+
+def ensure_admin(services: Services) -> str:
+    """Give the demo's admin account a new random password (never a fixed one) and return it."""
+    from gasguard.auth import Role, create_user, get_user, set_password, update_user
+
+    password = secrets.token_urlsafe(12)
+    with services.session_factory() as session, session.begin():
+        if get_user(session, username=ADMIN) is None:
+            create_user(session, username=ADMIN, password=password, role=Role.ADMIN, now=time.time())
+        else:
+            set_password(session, username=ADMIN, password=password)
+            update_user(session, username=ADMIN, role=Role.ADMIN, active=True, now=time.time())
+    return password
+
+
+@dataclass
+class DemoParts:
+    plant: Any
+    operator: Any
+    camera: Any | None
+    password: str
+
+
+def prepare_demo(runtime: Runtime, services: Services, *, speed: float, replay: Path | None) -> DemoParts:
+    """Add the demo's plant, camera, operator and replay to a built runtime."""
+    from gasguard.demo.operator import ScriptedOperator
+    from gasguard.demo.plant import DemoPlant
+
+    camera = _kitchen_camera(speed)
+    plant = DemoPlant(runtime, speed=speed, on_leak=camera.set_leak if camera is not None else None)
+    runtime.add_source("demo-plant", plant.run, plant.status)
+    operator = ScriptedOperator(runtime, plant)
+    runtime.add_source("demo-operator", operator.run, lambda: {"actions": len(operator.actions)})
+    if camera is not None:
+        runtime.add_camera(camera)
+        runtime.models.append(camera_model_info())
+    if replay is not None:
+        from gasguard.demo.replay import add_replay
+
+        add_replay(runtime, replay, speed=speed)
+    return DemoParts(plant, operator, camera, ensure_admin(services))
+
+
+def _kitchen_camera(speed: float) -> Any | None:
+    try:
+        from gasguard.cameras import SimulatedThermalCamera
+
+        camera = SimulatedThermalCamera("kitchen-thermal", "kitchen", "Kitchen thermal camera", seed=3)
+        camera.speed = speed
+        return camera
+    except Exception:
+        log.exception("the demo's thermal camera could not start; the demo runs without it")
+        return None
+
+
+def camera_model_info() -> Any:
+    from gasguard.runtime import ModelInfo
+
+    try:
+        from gasguard.vision.detector import artifact_path
+
+        card_path = artifact_path("MODEL_CARD.md")
+        card = {"markdown": card_path.read_text(encoding="utf-8")} if card_path.exists() else {}
+        return ModelInfo("plume_seg", "plume_segmentation", "1", True, None, card)
+    except Exception as exc:
+        return ModelInfo("plume_seg", "plume_segmentation", "unknown", False, str(exc)[:300])

@@ -1,0 +1,189 @@
+"""The demo's simulated plant: rooms filling with gas and venting, sensors with lag and noise, a storyline.
+
+Physics runs on *story time*, ``speed`` times faster than the wall clock; the safety core, the valves
+and the stale-channel timers run on the real clock as in production, so a fast demo is a fast plant,
+not a shortcut through the safety logic. The kitchen leak is fed by the kitchen gas supply: it stops
+when the valve GasGuard commands is actually closed, and the room then clears by ventilation.
+
+Storyline, looping: normal operation; a leak in the kitchen (A1, then A2 and the automatic close);
+the thermal camera sees the plume while gas flows; the room clears; the scripted operator resets and
+reopens (``gasguard.demo.operator``). Every other loop a small solvent spill in the lab raises an A1
+warning that clears by itself (A1 does not latch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from gasguard.domain import Reading, ValvePosition
+from gasguard.runtime import Runtime
+from gasguard.sim.plant import Room, SimSensor
+
+log = logging.getLogger(__name__)
+
+KITCHEN_LEAK_LPM = 3000.0
+"""A broken hob connection: about 100 %LEL steady state in the kitchen if nothing closed the supply."""
+LAB_SPILL_LPM = 60.0
+BASE_ACH = 20.0
+EXTRACT_ACH = 60.0
+"""After a trip the kitchen extraction runs on boost (interlocked fans are common in commercial kitchens)."""
+
+
+class Phase(StrEnum):
+    NORMAL = "normal"
+    LEAK = "leak"
+    CLEARING = "clearing"
+
+
+@dataclass
+class ZoneModel:
+    room: Room
+    sensors: dict[str, tuple[SimSensor, float]]  # channel -> (sensor, share of the room concentration)
+    valve: str | None
+    ach: float = BASE_ACH
+
+
+@dataclass
+class Story:
+    phase: Phase = Phase.NORMAL
+    phase_started: float = 0.0
+    loops: int = 0
+    leak_flowing: bool = False
+    lab_spill_until: float = 0.0
+    history: list[tuple[float, str]] = field(default_factory=list)
+
+
+class DemoPlant:
+    """Steps the rooms on story time and reports every channel twice a second (real time)."""
+
+    NORMAL_S = 30.0
+    """Story seconds of normal operation before the next kitchen leak."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        speed: float = 1.0,
+        period_s: float = 0.5,
+        seed: int = 7,
+        on_leak: Callable[[float], None] | None = None,
+    ) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.runtime = runtime
+        self.speed = speed
+        self.period_s = period_s
+        self.on_leak = on_leak
+        self.story = Story()
+        self.t = 0.0  # story seconds since start
+        rng = random.Random(seed)
+        self.zones: dict[str, ZoneModel] = {}
+        volumes = {"kitchen": 60.0, "boiler": 40.0, "lab": 80.0}
+        for _, zone in runtime.site.zones():
+            if zone.id not in volumes:
+                continue  # not part of the simulated plant (e.g. the replayed sensor array)
+            room = Room(zone.id, volume_m3=volumes.get(zone.id, 50.0), air_changes_per_h=BASE_ACH)
+            sensors = {}
+            for i, ch in enumerate(zone.channels):
+                sensor = SimSensor(ch.id, t90_s=12.0, noise_ppm=15.0, rng=random.Random(rng.random()), warm=True)
+                sensors[ch.id] = (sensor, 1.0 if i == 0 else 0.8)
+            self.zones[zone.id] = ZoneModel(room, sensors, zone.valves[0].id if zone.valves else None)
+
+    # ------------------------------------------------------------------ story
+
+    def _valve_closed(self, valve: str | None) -> bool:
+        if valve is None:
+            return False
+        driver = self.runtime.valves.get(valve)
+        position = getattr(driver, "position", None)
+        if position is not None:
+            return bool(position is ValvePosition.CLOSED)
+        states = {v["id"]: v["state"] for v in self.runtime.valves_view()}
+        return states.get(valve) == "closed"
+
+    def _enter(self, phase: Phase) -> None:
+        self.story.phase = phase
+        self.story.phase_started = self.t
+        self.story.history.append((self.t, phase.value))
+        log.info("demo storyline: %s (story t=%.0f s)", phase.value, self.t)
+
+    def _advance_story(self) -> None:
+        story = self.story
+        kitchen = self.zones.get("kitchen")
+        if kitchen is None:
+            return
+        in_phase = self.t - story.phase_started
+        if story.phase is Phase.NORMAL and in_phase >= self.NORMAL_S and not self._valve_closed(kitchen.valve):
+            story.loops += 1
+            kitchen.ach = BASE_ACH
+            self._enter(Phase.LEAK)
+            if story.loops % 2 == 0 and "lab" in self.zones:
+                story.lab_spill_until = self.t + 40.0
+        elif story.phase is Phase.LEAK and self._valve_closed(kitchen.valve):
+            kitchen.ach = EXTRACT_ACH
+            self._enter(Phase.CLEARING)
+        elif story.phase is Phase.CLEARING and not self._valve_closed(kitchen.valve):
+            kitchen.ach = BASE_ACH
+            self._enter(Phase.NORMAL)
+        flowing = story.phase is Phase.LEAK and not self._valve_closed(kitchen.valve)
+        if flowing != story.leak_flowing:
+            story.leak_flowing = flowing
+            if self.on_leak is not None:
+                self.on_leak(2.0 if flowing else 0.0)
+
+    def _leak_lpm(self, zone_id: str) -> float:
+        if zone_id == "kitchen" and self.story.leak_flowing:
+            return KITCHEN_LEAK_LPM
+        if zone_id == "lab" and self.t < self.story.lab_spill_until:
+            return LAB_SPILL_LPM
+        return 0.0
+
+    # ------------------------------------------------------------------ physics
+
+    def advance(self, story_dt: float) -> None:
+        """Advance the plant by ``story_dt`` story seconds (in steps of at most one second)."""
+        remaining = story_dt
+        while remaining > 1e-9:
+            h = min(1.0, remaining)
+            self._advance_story()
+            for zone_id, model in self.zones.items():
+                model.room.air_changes_per_h = model.ach
+                model.room.advance(self._leak_lpm(zone_id), h)
+                for sensor, share in model.sensors.values():
+                    sensor.update(model.room.ppm * share, h)
+            self.t += h
+            remaining -= h
+
+    def readings(self, ts: float) -> list[Reading]:
+        return [
+            Reading(cid, sensor.read(self.t), ts)
+            for model in self.zones.values()
+            for cid, (sensor, _) in model.sensors.items()
+        ]
+
+    async def run(self, runtime: Runtime) -> None:
+        """The demo's reading source (registered with ``runtime.add_source``)."""
+        last = time.monotonic()
+        while True:
+            now = time.monotonic()
+            self.advance((now - last) * self.speed)
+            last = now
+            for reading in self.readings(time.time()):
+                if reading.value is not None:
+                    runtime.submit_reading(reading)
+            await asyncio.sleep(self.period_s)
+
+    def status(self) -> dict[str, object]:
+        return {
+            "phase": self.story.phase.value,
+            "story_s": round(self.t, 1),
+            "loops": self.story.loops,
+            "speed": self.speed,
+            "kitchen_ppm": round(self.zones["kitchen"].room.ppm, 1) if "kitchen" in self.zones else None,
+        }
