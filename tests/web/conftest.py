@@ -1,4 +1,8 @@
-"""Each test gets its own app on its own SQLite file, with users of every role already made."""
+"""Each test gets its own app on its own SQLite file, with users of every role already made.
+
+``api`` is the plain API (no live runtime). ``live`` adds a runtime on a small two-zone site with
+instant simulated valves and the test's clock, so routes can be driven through a real safety pipeline.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,14 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 import gasguard.auth.passwords as passwords
+from gasguard.actuators.simulated import SimulatedValve
 from gasguard.auth import Role, create_user
+from gasguard.runtime import build_runtime
 from gasguard.storage.migrate import upgrade_to_head
 from gasguard.web import build_services, create_app
+from gasguard.web.services import Services
 from gasguard.web.testing import NOW, PASSWORD, ApiHarness, FakeClock, make_settings
+from live_harness import LiveHarness, make_test_site
 
 
 @pytest.fixture(autouse=True)
@@ -31,16 +39,33 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def api(tmp_path: Path, migrated_template: Path) -> Iterator[ApiHarness]:
-    clock = FakeClock()
-    shutil.copyfile(migrated_template, tmp_path / "api.db")
-    settings = make_settings(tmp_path)
-    services = build_services(settings, clock=clock)
+def _services(tmp_path: Path, template: Path, clock: FakeClock) -> Services:
+    shutil.copyfile(template, tmp_path / "api.db")
+    services = build_services(make_settings(tmp_path), clock=clock)
     with services.session_factory() as session, session.begin():
         for name, role in (("ada", Role.ADMIN), ("otto", Role.OPERATOR), ("vera", Role.VIEWER)):
             create_user(session, username=name, password=PASSWORD, role=role, now=NOW - 100)
-    app = create_app(settings, services)
+    return services
+
+
+@pytest.fixture
+def api(tmp_path: Path, migrated_template: Path) -> Iterator[ApiHarness]:
+    clock = FakeClock()
+    services = _services(tmp_path, migrated_template, clock)
+    app = create_app(services.settings, services)
     with TestClient(app) as client:
         yield ApiHarness(client=client, services=services, clock=clock)
+    services.dispose()
+
+
+@pytest.fixture
+def live(tmp_path: Path, migrated_template: Path) -> Iterator[LiveHarness]:
+    clock = FakeClock()
+    services = _services(tmp_path, migrated_template, clock)
+    site = make_test_site()
+    valves = {v.id: SimulatedValve(v.id, travel_time_s=0.0) for _, zone in site.zones() for v in zone.valves}
+    runtime = build_runtime(site, services, valves=dict(valves), clock=clock)
+    app = create_app(services.settings, services)
+    with TestClient(app) as client:
+        yield LiveHarness(client=client, services=services, clock=clock, runtime=runtime, valves=valves)
     services.dispose()

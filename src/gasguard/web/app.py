@@ -118,7 +118,7 @@ def create_app(settings: ServiceSettings, services: Services | None = None) -> F
         """422 with one readable ``detail`` line (the contract's error shape) and the full list in ``errors``."""
         return JSONResponse(
             status_code=422,
-            content={"detail": describe_validation_errors(exc), "errors": jsonable_encoder(exc.errors())},
+            content={"detail": describe_validation_errors(exc), "errors": _public_errors(exc)},
         )
 
     for module in (auth, users, tokens, health, events, site, zones, alarms, valves, readings, ingest, models, cameras):
@@ -138,8 +138,16 @@ def describe_validation_errors(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors():
         where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("one", "batch"))
-        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid")))
+        message = str(error.get("msg", "invalid"))
+        if error.get("type") == "json_invalid":
+            where, message = "body", f"not valid JSON: {error.get('ctx', {}).get('error', 'cannot parse')}"
+        parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts) or "invalid request"
+
+
+def _public_errors(exc: RequestValidationError) -> list[dict[str, object]]:
+    """The error list without the echoed input (a refused 1,000-reading batch need not come back)."""
+    return [{k: v for k, v in error.items() if k != "input"} for error in jsonable_encoder(exc.errors())]
 
 
 def mount_dashboard(app: FastAPI, folder: Path) -> None:

@@ -8,7 +8,7 @@ trips on a shelved alarm (shelving only hides it from the list).
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
 
@@ -16,9 +16,12 @@ from gasguard.domain import OperatorAction
 from gasguard.storage.events import EventFilter, EventKind, list_events
 from gasguard.web.deps import CurrentUser, OperatorUser, RuntimeDep, ServicesDep, get_runtime
 from gasguard.web.routes.operate import REFUSED, UNAVAILABLE, Responses, run_command
-from gasguard.web.routes.zones import zone_or_404, zones_of
+from gasguard.web.routes.zones import zone_or_404
 from gasguard.web.schemas import AlarmView, EventPublic, InhibitBody, OperatorResponse, ReasonBody, ShelveBody
 from gasguard.web.services import Services
+
+if TYPE_CHECKING:
+    from gasguard.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"])
 
@@ -40,22 +43,24 @@ async def get_alarms(
     include: Literal["active", "history"] = "active",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Any]:
-    """``active``: alarms not in the normal state, from the live core. ``history``: alarm events, newest first."""
+    """``active``: alarms not in the normal state, unacknowledged first, then by priority (live core).
+    ``history``: alarm events from the event log, newest first."""
     if include == "history":
         return await asyncio.to_thread(_history, services, zone, limit)
     runtime = get_runtime(services)
-    zones = [zone_or_404(runtime, zone)] if zone is not None else zones_of(runtime.view())
-    return [alarm for z in zones for alarm in z["alarms"]][:limit]
+    if zone is not None:
+        zone_or_404(runtime, zone)
+    return runtime.alarms_view(zone)[:limit]
 
 
-def _alarm_or_404(runtime: Any, alarm_id: str) -> str:
+def _alarm_or_404(runtime: Runtime, alarm_id: str) -> str:
     zone: str | None = runtime.zone_of_alarm(alarm_id)
     if zone is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no alarm {alarm_id!r}")
     return zone
 
 
-def _channel_of(runtime: Any, alarm_id: str) -> str:
+def _channel_of(runtime: Runtime, alarm_id: str) -> str:
     """The gas channel an alarm is about; inhibit acts on the channel (all of its alarms)."""
     _alarm_or_404(runtime, alarm_id)
     parts = alarm_id.split("/")

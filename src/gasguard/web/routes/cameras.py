@@ -7,7 +7,7 @@ thread so a large frame never holds up the event loop the safety pipeline runs o
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Response, status
 
@@ -15,12 +15,15 @@ from gasguard.web.deps import CurrentUser, RuntimeDep
 from gasguard.web.routes.operate import UNAVAILABLE
 from gasguard.web.schemas import CameraPublic
 
+if TYPE_CHECKING:
+    from gasguard.runtime import Runtime
+
 router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
 
 Overlay = Literal["none", "mask", "gradcam"]
 
 
-def _camera_or_404(runtime: Any, camera_id: str) -> Any:
+def _camera_or_404(runtime: Runtime, camera_id: str) -> Any:
     camera = runtime.cameras.get(camera_id)
     if camera is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no camera {camera_id!r}")

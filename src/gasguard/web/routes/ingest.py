@@ -42,8 +42,8 @@ async def post_readings(body: IngestBody, _device: DeviceCaller, runtime: Runtim
     if unknown:
         raise HTTPException(422, detail=f"unknown channel(s): {', '.join(unknown)}; nothing was accepted")
     now = runtime.clock()
-    single = len(items) == 1 and not isinstance(body, IngestBatch)
-    readings = [_reading(item, "reading" if single else f"readings[{i}]", now) for i, item in enumerate(items)]
+    batch = isinstance(body, IngestBatch)
+    readings = [_reading(item, f"body.readings.{i}.ts" if batch else "body.ts", now) for i, item in enumerate(items)]
     for reading in readings:
         runtime.submit_reading(reading)
     return IngestAccepted(accepted=len(readings))

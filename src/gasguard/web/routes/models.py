@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter
@@ -17,4 +16,4 @@ router = APIRouter(prefix="/api/v1/models", tags=["models"])
 @router.get("", response_model=list[ModelPublic], responses={**UNAVAILABLE})
 async def get_models(_user: CurrentUser, runtime: RuntimeDep) -> list[dict[str, Any]]:
     """A model that failed to load is listed with its error: the threshold path runs without it."""
-    return [asdict(model) for model in runtime.models]
+    return [model.to_json() for model in runtime.models]

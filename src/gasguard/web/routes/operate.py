@@ -7,13 +7,16 @@ operator reads exactly why (for example "condition still present: kitchen-ch1 at
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException, status
 
 from gasguard.auth import Principal
 from gasguard.domain import OperatorAction, OperatorCommand
 from gasguard.web.schemas import OperatorResponse
+
+if TYPE_CHECKING:
+    from gasguard.runtime import Runtime
 
 Responses = dict[int | str, dict[str, Any]]
 """Extra responses for OpenAPI (FastAPI's ``responses=`` argument)."""
@@ -23,7 +26,7 @@ UNAVAILABLE: Responses = {503: {"description": "The live runtime is not running 
 
 
 async def run_command(
-    runtime: Any,
+    runtime: Runtime,
     principal: Principal,
     action: OperatorAction,
     target: str,

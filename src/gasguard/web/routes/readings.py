@@ -27,11 +27,9 @@ DEFAULT_WINDOW_S = 3600.0
     "/latest", response_model=list[LatestReading], responses={404: {"description": "No such zone"}, **UNAVAILABLE}
 )
 async def get_latest(_user: CurrentUser, runtime: RuntimeDep, zone: str | None = None) -> list[dict[str, Any]]:
-    latest: list[dict[str, Any]] = runtime.latest_readings()
-    if zone is None:
-        return latest
-    zone_or_404(runtime, zone)
-    return [reading for reading in latest if reading["zone"] == zone]
+    if zone is not None:
+        zone_or_404(runtime, zone)
+    return runtime.latest_readings(zone)
 
 
 def _history(services: Services, channel: str, start: float, end: float, max_points: int) -> ReadingHistory:

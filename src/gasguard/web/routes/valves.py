@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, status
 
 from gasguard.domain import OperatorAction
 from gasguard.web.deps import CurrentUser, OperatorUser, RuntimeDep
 from gasguard.web.routes.operate import REFUSED, UNAVAILABLE, Responses, run_command
-from gasguard.web.routes.zones import zones_of
 from gasguard.web.schemas import OperatorResponse, ReasonBody, ValveOpenBody, ValvePublic
+
+if TYPE_CHECKING:
+    from gasguard.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/valves", tags=["valves"])
 
 NOT_FOUND: Responses = {404: {"description": "No such valve"}}
 
 
-def _valve_or_404(runtime: Any, valve_id: str) -> None:
+def _valve_or_404(runtime: Runtime, valve_id: str) -> None:
     if runtime.zone_of_valve(valve_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no valve {valve_id!r}")
 
 
 @router.get("", response_model=list[ValvePublic], responses={**UNAVAILABLE})
 async def get_valves(_user: CurrentUser, runtime: RuntimeDep) -> list[dict[str, Any]]:
-    return [{**valve, "zone": zone["id"]} for zone in zones_of(runtime.view()) for valve in zone["valves"]]
+    return runtime.valves_view()
 
 
 @router.post("/{valve_id}/close", responses={**NOT_FOUND, **UNAVAILABLE})

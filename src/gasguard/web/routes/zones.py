@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, status
 
@@ -11,16 +11,15 @@ from gasguard.web.deps import CurrentUser, OperatorUser, RuntimeDep
 from gasguard.web.routes.operate import REFUSED, UNAVAILABLE, Responses, run_command
 from gasguard.web.schemas import OperatorResponse, ReasonBody, ZoneView
 
+if TYPE_CHECKING:
+    from gasguard.runtime import Runtime
+
 router = APIRouter(prefix="/api/v1/zones", tags=["live"])
 
 NOT_FOUND: Responses = {404: {"description": "No such zone"}}
 
 
-def zones_of(view: dict[str, Any]) -> list[dict[str, Any]]:
-    return [zone for site in view["sites"] for zone in site["zones"]]
-
-
-def zone_or_404(runtime: Any, zone_id: str) -> dict[str, Any]:
+def zone_or_404(runtime: Runtime, zone_id: str) -> dict[str, Any]:
     zone: dict[str, Any] | None = runtime.zone_view(zone_id)
     if zone is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no zone {zone_id!r}")
@@ -29,7 +28,7 @@ def zone_or_404(runtime: Any, zone_id: str) -> dict[str, Any]:
 
 @router.get("", response_model=list[ZoneView], responses={**UNAVAILABLE})
 def get_zones(_user: CurrentUser, runtime: RuntimeDep) -> list[dict[str, Any]]:
-    return zones_of(runtime.view())
+    return runtime.zones_view()
 
 
 @router.get("/{zone_id}", response_model=ZoneView, responses={**NOT_FOUND, **UNAVAILABLE})
