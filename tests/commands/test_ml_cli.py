@@ -143,4 +143,5 @@ def test_bench_sensor_json() -> None:
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["readings"] == 2000 and out["single_calls"] == 200
+    assert out["single_row_path"] == "lightgbm_c_api_fast" and out["cpu_count"] >= 1
     assert out["readings_per_s"] > 0 and 0 < out["p50_ms"] <= out["p99_ms"] <= out["max_ms"]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gasguard.ml.features import (
     GROUPS,
     FeatureConfig,
     StreamFeaturizer,
     drift_features,
+    featurize_stream,
     featurize_streams,
     group_columns,
 )
@@ -60,6 +63,44 @@ def test_offline_equals_online_for_interleaved_streams() -> None:
     online = {s: StreamFeaturizer(7, window=6, baseline_window=25) for s in range(3)}
     for i in range(400):
         assert np.array_equal(online[int(stream[i])].update(X[i]), offline[i])
+
+
+def test_offline_equals_online_with_the_shipped_config_on_a_long_stream() -> None:
+    """The vectorised path (every row after the baseline window fills) against one reading at a time."""
+    rng = np.random.default_rng(7)
+    X = rng.uniform(-50, 900, size=(1, 7)) + np.cumsum(rng.normal(0, 5, size=(300, 7)), axis=0)
+    offline = featurize_stream(X)
+    online = StreamFeaturizer(7)
+    for i, row in enumerate(X):
+        assert np.array_equal(online.update(row), offline[i]), f"row {i} differs"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    window=st.integers(2, 6),
+    extra=st.integers(0, 8),
+    n=st.integers(1, 40),
+    n_streams=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+    scale=st.sampled_from([1e-3, 1.0, 1e4]),
+)
+def test_offline_equals_online_bit_for_bit(
+    window: int, extra: int, n: int, n_streams: int, seed: int, scale: float
+) -> None:
+    """Any window lengths, stream lengths shorter or longer than the windows, and interleaved streams."""
+    rng = np.random.default_rng(seed)
+    X = scale * rng.normal(0, 1, size=(n, 3)).cumsum(axis=0)
+    stream = rng.integers(0, n_streams, size=n)
+    cfg = FeatureConfig(window=window, baseline_window=window + extra)
+    offline = featurize_streams(X, stream, cfg)
+    online = {s: StreamFeaturizer(3, window=cfg.window, baseline_window=cfg.baseline_window) for s in range(n_streams)}
+    for i in range(n):
+        assert np.array_equal(online[int(stream[i])].update(X[i]), offline[i])
+
+
+def test_stream_ids_must_match_the_readings() -> None:
+    with pytest.raises(ValueError, match="one stream id per reading"):
+        featurize_streams(np.zeros((4, 2)), np.zeros(3, dtype=int))
 
 
 def test_wrong_number_of_values_is_refused() -> None:

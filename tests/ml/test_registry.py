@@ -68,14 +68,15 @@ def test_shipped_model_reproduces_its_card_on_the_shared_data(shared_data: Path)
     assert accuracy >= card["metrics"]["resubstitution_accuracy"] - 1e-9
 
 
-def test_batch_path_matches_one_reading_path(shared_data: Path) -> None:
+def test_batch_path_matches_one_reading_path_exactly(shared_data: Path) -> None:
     ds = datasets.load_multimodal(shared_data)
     X, stream = ds.X[1500:1700], ds.stream[1500:1700]  # crosses from NoGas into Perfume
     batch = load_artifact(ARTIFACT_DIR).predict_proba_streams(X, stream)
     online = {s: load_default_gas_classifier() for s in np.unique(stream)}
     for i, (row, sid) in enumerate(zip(X, stream, strict=True)):
         p = online[sid].update(dict(zip(ds.sensors, row.tolist(), strict=True)), ts=2.0 * i)
-        np.testing.assert_allclose(list(p.probabilities.values()), batch[i], rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(list(p.probabilities.values()), batch[i])
+    assert {c.single_row_path for c in online.values()} == {"lightgbm_c_api_fast"}
 
 
 def test_prediction_shape_and_refusals() -> None:

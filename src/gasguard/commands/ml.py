@@ -183,7 +183,8 @@ def bench_sensor(
         as_json,
         [
             f"batched: {result['readings_per_s']:.0f} readings/s",
-            f"one reading: p50 {result['p50_ms']:.3f} ms, p99 {result['p99_ms']:.3f} ms",
+            f"one reading: p50 {result['p50_ms']:.3f} ms, p99 {result['p99_ms']:.3f} ms ({result['single_row_path']})",
+            f"machine: {result['cpu_count']} CPUs, load average {result['load_avg_1m']:.2f}",
         ],
     )
 

@@ -1,12 +1,14 @@
 """Inference speed of the shipped gas-type model (``gasguard bench sensor``).
 
 Readings are synthetic but realistic: a random walk around the MultimodalGasData NoGas levels, so the
-timing covers the real feature code and the real trees. Batched: features for a whole stream, then
-one LightGBM call. One reading: :meth:`GasStreamClassifier.update`, exactly what the service calls.
+timing covers the real feature code and the real trees. Batched: vectorised features for a whole
+stream, then one LightGBM call. One reading: :meth:`GasStreamClassifier.update`, exactly what the
+service calls (streaming features, then LightGBM's single-row C API).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -23,6 +25,8 @@ def synthetic_readings(n: int, seed: int = 0) -> np.ndarray:
 
 
 def bench_gas_classifier(n_batch: int = 20_000, n_single: int = 2_000, seed: int = 0) -> dict[str, Any]:
+    """Batched readings/s and one-reading latency percentiles, with the machine's load beside them
+    (a shared machine's p99 says as much about its neighbours as about the model)."""
     clf = load_default_gas_classifier()
     artifact = clf.artifact
     X = synthetic_readings(n_batch, seed)
@@ -45,6 +49,9 @@ def bench_gas_classifier(n_batch: int = 20_000, n_single: int = 2_000, seed: int
         lat[i] = time.perf_counter() - t
     return {
         "model": artifact.card["name"],
+        "single_row_path": clf.single_row_path,
+        "cpu_count": os.cpu_count(),
+        "load_avg_1m": os.getloadavg()[0],
         "readings": n_batch,
         "readings_per_s": n_batch / batch_s,
         "single_calls": n_single,

@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gasguard.ml.features import FeatureConfig, StreamFeaturizer, featurize_streams, group_columns
+from gasguard.ml.lgbm_fast import SingleRowPredictor, single_row_predictor
 from gasguard.ml.models import LightGBMClassifier
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,11 @@ class GasStreamClassifier:
         )
         self._last_ts: float | None = None
         self._row = np.empty(len(artifact.sensors), dtype=np.float64)
+        self._columns = np.asarray(artifact.columns, dtype=np.intp)
+        # one C-API predictor per stream: it owns its buffers, so streams never share state
+        self._predictor = single_row_predictor(
+            artifact.model.booster, len(self._columns), len(artifact.classes), num_threads=1
+        )
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -93,6 +99,11 @@ class GasStreamClassifier:
     @property
     def card(self) -> dict[str, Any]:
         return self.artifact.card
+
+    @property
+    def single_row_path(self) -> str:
+        """How one reading reaches the trees: LightGBM's fast C API, or the ``Booster.predict`` fallback."""
+        return "lightgbm_c_api_fast" if isinstance(self._predictor, SingleRowPredictor) else "booster_predict"
 
     def reset(self) -> None:
         self._featurizer.reset()
@@ -113,8 +124,8 @@ class GasStreamClassifier:
             logger.debug("stream gap at ts=%s: restarting feature history", ts)
             self._featurizer.reset()
         self._last_ts = ts
-        features = self._featurizer.update(row)[self.artifact.columns]
-        proba = self.artifact.model.predict_proba_many(features.reshape(1, -1))[0]
+        features = self._featurizer.update(row)[self._columns]
+        proba = self._predictor.predict(features)
         best = int(np.argmax(proba))
         classes = self.artifact.classes
         return GasPrediction(
