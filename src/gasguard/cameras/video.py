@@ -144,10 +144,14 @@ class VideoCamera(DetectingCamera):
     def _read(self) -> NDArray[np.uint8] | None:
         cap = self._cap
         if self.live:
+            grabbed = False
             for _ in range(MAX_DRAIN):  # skip what the backend buffered while we were busy
                 started = time.monotonic()
                 if not cap.grab():
-                    return None
+                    if not grabbed:
+                        return None
+                    break  # the stream broke after the newest frame: show that one, notice next time
+                grabbed = True
                 if time.monotonic() - started > 0.5 / self.fps:
                     break  # that one had to wait for the camera: it is the newest
             ok, img = cap.retrieve()
