@@ -1,0 +1,124 @@
+"""Build each configured valve's driver from the site configuration (``driver.kind``).
+
+- no ``driver`` or ``kind: simulated``: a ``SimulatedValve`` that starts OPEN and travels in half
+  the configured travel time (so the safety core's travel deadline is met with margin);
+- ``kind: modbus``: a ``ModbusValve`` on the configured coil and limit-switch inputs;
+- ``kind: mqtt``: an ``MqttValve`` on the broker GasGuard is given; without a broker that is a
+  ``ConfigError`` naming the valve, not a valve that silently never moves.
+
+Drivers that watch their device (``ModbusValve``, ``MqttValve``) have an ``async run()``; the runtime
+runs them alongside the pipeline with ``run_valve_drivers`` so position feedback flows. The simulated
+valve moves by itself and has none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import cast
+
+from gasguard.actuators.base import ValveDriver
+from gasguard.actuators.modbus import ModbusValve
+from gasguard.actuators.mqtt import MqttValve, valve_base_topic
+from gasguard.actuators.simulated import SimulatedValve
+from gasguard.config import (
+    ConfigError,
+    ModbusValveDriver,
+    MqttValveDriver,
+    SiteConfig,
+    SiteEntry,
+    ValveConfig,
+    ZoneConfig,
+)
+from gasguard.domain import ValvePosition
+from gasguard.ingest.mqtt import BrokerAddress
+
+logger = logging.getLogger(__name__)
+
+SIMULATED_TRAVEL_FRACTION = 0.5
+
+
+def build_valve_driver(
+    site: SiteEntry,
+    zone: ZoneConfig,
+    valve: ValveConfig,
+    *,
+    mqtt: BrokerAddress | None,
+    prefix: str = "gasguard",
+) -> ValveDriver:
+    """The driver for one configured valve. Raises ``ConfigError`` when it cannot be built."""
+    driver = valve.driver
+    if isinstance(driver, ModbusValveDriver):
+        return ModbusValve(valve.id, driver)
+    if isinstance(driver, MqttValveDriver):
+        if mqtt is None:
+            raise ConfigError(
+                f"valve {valve.id!r} (site {site.id!r}, zone {zone.id!r}) uses the mqtt driver, but no MQTT broker "
+                "is configured: set GASGUARD_MQTT_URL (or --mqtt), or give the valve another driver"
+            )
+        base = driver.topic or valve_base_topic(prefix, site.id, zone.id, valve.id, valves_in_zone=len(zone.valves))
+        return MqttValve(
+            valve.id,
+            mqtt,
+            command_topic=f"{base}/set",
+            state_topic=f"{base}/state",
+            feedback_lost_s=driver.feedback_lost_s,
+        )
+    return SimulatedValve(
+        valve.id, travel_time_s=valve.travel_time_s * SIMULATED_TRAVEL_FRACTION, position=ValvePosition.OPEN
+    )
+
+
+def build_valve_drivers(
+    config: SiteConfig, *, mqtt: BrokerAddress | None, prefix: str = "gasguard"
+) -> dict[str, ValveDriver]:
+    """Drivers for every valve in the configuration, keyed by valve id (ids are unique in a file)."""
+    return {
+        valve.id: build_valve_driver(site, zone, valve, mqtt=mqtt, prefix=prefix)
+        for site, zone in config.zones()
+        for valve in zone.valves
+    }
+
+
+def _runner(driver: ValveDriver) -> Callable[[], Awaitable[None]] | None:
+    run = getattr(driver, "run", None)
+    return cast(Callable[[], Awaitable[None]], run) if callable(run) else None
+
+
+async def run_valve_drivers(
+    drivers: Iterable[ValveDriver] | Mapping[str, ValveDriver], *, restart_after_s: float = 1.0
+) -> None:
+    """Run the background loop (feedback, connection) of every driver that has one, until cancelled.
+
+    Returns when every loop has returned (drivers with nothing to watch return at once). A loop that
+    fails unexpectedly is logged and restarted after ``restart_after_s``: the other valves go on.
+    """
+    items = list(drivers.values()) if isinstance(drivers, Mapping) else list(drivers)
+    runners = [(driver, run) for driver in items if (run := _runner(driver)) is not None]
+    if not runners:
+        return
+    await asyncio.gather(*(_keep_running(driver, run, restart_after_s) for driver, run in runners))
+
+
+async def _keep_running(driver: ValveDriver, run: Callable[[], Awaitable[None]], restart_after_s: float) -> None:
+    while True:
+        try:
+            await run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("valve %s: driver loop failed; restarting in %.1f s", driver.valve_id, restart_after_s)
+            await asyncio.sleep(restart_after_s)
+
+
+async def close_valve_drivers(drivers: Iterable[ValveDriver] | Mapping[str, ValveDriver]) -> None:
+    """Release every driver's connections and timers (``aclose``), ignoring errors on the way out."""
+    items = list(drivers.values()) if isinstance(drivers, Mapping) else list(drivers)
+    for driver in items:
+        close = getattr(driver, "aclose", None)
+        if callable(close):
+            with contextlib.suppress(Exception):
+                await close()
