@@ -7,6 +7,7 @@ thread so a large frame never holds up the event loop the safety pipeline runs o
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Response, status
@@ -17,6 +18,8 @@ from gasguard.web.schemas import CameraPublic
 
 if TYPE_CHECKING:
     from gasguard.runtime import Runtime
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
 
@@ -63,7 +66,13 @@ async def get_frame(camera_id: str, _user: CurrentUser, runtime: RuntimeDep, ove
     frame = camera.latest()
     if frame is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"camera {camera_id!r} has no frame yet")
-    image: bytes | None = await asyncio.to_thread(frame.jpeg, overlay)
+    try:
+        image: bytes | None = await asyncio.to_thread(frame.jpeg, overlay)
+    except Exception:  # a broken frame must not become a 500; the camera's health shows the cause
+        logger.exception("camera %s: cannot encode the latest frame", camera_id)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"camera {camera_id!r}: the latest frame cannot be encoded"
+        ) from None
     if image is None:
         if overlay == "gradcam":
             raise HTTPException(
