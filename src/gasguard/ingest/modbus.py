@@ -245,6 +245,8 @@ class ModbusPoller:
                 if link.connected:
                     wake = min(state.next_due for state in link.channels)
                     await asyncio.sleep(max(0.0, wake - loop.time()))
+                else:  # dropped while reading: back off, so a device that accepts and drops is not hammered
+                    await asyncio.sleep(self._next_delay(link))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bug or an unexpected library error must not stop the polling
@@ -276,7 +278,6 @@ class ModbusPoller:
             self._drop(link)
             return False
         link.connected = True
-        link.delay_s = self._backoff_initial_s
         if link.reported_down:
             logger.info("Modbus device %s:%d reachable again", link.host, link.port)
         link.reported_down = False
@@ -312,6 +313,7 @@ class ModbusPoller:
             self._channel_failed(link, state, str(exc))
             return
         link.polls += 1
+        link.delay_s = self._backoff_initial_s  # a good read, not just a connect, ends the backoff
         self.stats.polls += 1
         state.last_value = value
         state.last_read_at = self.clock()
