@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from pymodbus.constants import ExcCodes
 
+from gasguard.actuators.factory import build_valve_drivers
 from gasguard.config import ModbusChannelSource, SiteConfig, parse_site_config
-from gasguard.domain import Reading
+from gasguard.domain import ChannelHealth, ChannelHealthChanged, Output, Reading, ValveCommand, ZoneTripChanged
 from gasguard.ingest.modbus import ModbusChannel, ModbusPoller, decode_registers, modbus_channels
+from gasguard.pipeline import SafetyPipeline
+from gasguard.safety.interlock import running_start
 from modbus_fake import FakeModbusDevice, free_port
 
 NOW = 1_700_000_000.0
@@ -334,3 +338,76 @@ def test_a_bug_in_submit_does_not_stop_polling() -> None:
     calls, poller = asyncio.run(scenario())
     assert calls >= 3
     assert "sink exploded" in (poller.stats.last_error or "")
+
+
+def test_a_detector_that_stops_answering_goes_stale_and_trips_its_zone() -> None:
+    """The documented fail-safe path, end to end: no reading -> STALE -> FAULT votes -> trip -> close."""
+
+    class Outputs:
+        def __init__(self) -> None:
+            self.seen: list[Output] = []
+
+        def submit_outputs(self, outputs: list[Output], *, ts: float) -> None:
+            self.seen.extend(outputs)
+
+    async def scenario() -> tuple[list[Output], list[float | None]]:
+        async with FakeModbusDevice() as device:
+            device.unit(1).input_registers[0] = 100  # 100 ppm methane: 0.2 %LEL, healthy
+            data = {
+                "sites": [
+                    {
+                        "id": "plant",
+                        "zones": [
+                            {
+                                "id": "boiler",
+                                "channels": [
+                                    {
+                                        **channel("boiler-ch1", device.port, register=0, timeout_s=0.2),
+                                        "stale_timeout_s": 1.0,
+                                        "warmup_s": 0,
+                                    }
+                                ],
+                                "valves": [{"id": "boiler-valve", "travel_time_s": 0.2}],
+                            }
+                        ],
+                    }
+                ]
+            }
+            config = parse_site_config(data)
+            sink = Outputs()
+            pipeline = SafetyPipeline(
+                running_start(config.plant_spec(), time.time()),
+                valves=build_valve_drivers(config, mqtt=None),
+                events=sink,
+                tick_s=0.05,
+            )
+            readings: list[float | None] = []
+
+            def submit(reading: Reading) -> None:
+                readings.append(reading.value)
+                pipeline.submit(reading)
+
+            tasks = [asyncio.create_task(pipeline.run()), asyncio.create_task(ModbusPoller(config).run(submit))]
+            try:
+                async with asyncio.timeout(10):
+                    while len(readings) < 3:
+                        await asyncio.sleep(0.01)
+                    device.unit(1).refuse = ExcCodes.GATEWAY_NO_RESPONSE
+                    while not any(isinstance(o, ZoneTripChanged) for o in sink.seen):
+                        await asyncio.sleep(0.01)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            return sink.seen, readings
+
+    seen, readings = asyncio.run(scenario())
+    assert set(readings) == {100.0}  # nothing was invented while the detector was silent
+    health = [o for o in seen if isinstance(o, ChannelHealthChanged)]
+    assert [(h.channel, h.health) for h in health] == [("boiler-ch1", ChannelHealth.STALE)]
+    trips = [o for o in seen if isinstance(o, ZoneTripChanged)]
+    assert [(t.zone, t.tripped) for t in trips] == [("boiler", True)]
+    closes = [o for o in seen if isinstance(o, ValveCommand)]
+    assert [(c.valve, c.action.value) for c in closes][:1] == [("boiler-valve", "close")]
