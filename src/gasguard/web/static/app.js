@@ -76,6 +76,7 @@ async function onLoginSubmit(event) {
     saveSession(session);
     $("login-password").value = "";
     startApp();
+    $("main").focus(); // keyboard and screen-reader users continue in the content, not on a hidden form
   } catch (err) {
     error.textContent = err instanceof ApiError ? err.detail : String(err);
     error.hidden = false;
@@ -196,7 +197,6 @@ function onLiveEvent(message) {
       break;
     case "alarm":
     case "valve":
-    case "valve_command":
     case "trip":
     case "operator":
     case "health":
@@ -322,6 +322,7 @@ function boot() {
     setMuted(!isMuted());
     updateMuteButton();
   });
+  $("alarm-pill").addEventListener("animationend", (event) => event.currentTarget.classList.remove("flash"));
   $("alarm-pill").addEventListener("click", () => {
     unlockAudio();
     location.hash = "#/alarms";

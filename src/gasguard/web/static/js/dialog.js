@@ -42,7 +42,7 @@ export function confirmWithReason(options) {
     });
     const form = h(
       "form",
-      { method: "dialog", class: "dialog-form" },
+      { method: "dialog", class: "dialog-form", novalidate: true },
       h("h2", { id: "dialog-title", testid: "dialog-title", text: title }),
       body ? h("p", { class: "dialog-body", testid: "dialog-body", text: body }) : null,
       extra,

@@ -18,6 +18,7 @@ class Store {
     this.sparks = new Map();
     /** @type {Map<string, object>} camera id -> latest camera summary */
     this.cameras = new Map();
+    this.signature = null;
     this.connection = "connecting";
     this.lastMessageAt = null;
   }
@@ -52,6 +53,10 @@ class Store {
         if (ch.lel_pct !== null && ch.lel_pct !== undefined && ch.ts) this.pushSpark(ch.id, ch.ts, ch.lel_pct);
       }
     }
+    // Redraw only when something changed: an unchanged picture must not disturb a reader or a keyboard user.
+    const signature = JSON.stringify([this.sites, [...zones.values()]]);
+    if (signature === this.signature) return;
+    this.signature = signature;
     this.emit("zones");
   }
 

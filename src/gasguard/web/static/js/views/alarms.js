@@ -14,6 +14,7 @@ export const alarmsView = {
   id: "alarms",
   title: "Alarms",
   mount(root, ctx) {
+    messages.clear(); // outcomes belong to this visit of the screen, not to the next one
     const state = { history: null };
     const render = () => replaceContent(root, renderAlarms(ctx, state, render));
     render();
@@ -103,30 +104,46 @@ function resetRow(zone, operator, ctx, rerender) {
           class: "btn btn-primary",
           testid: `zone-reset-${zone.id}`,
           text: `Reset ${zone.name || zone.id}`,
-          onclick: async (event) => {
-            event.currentTarget.disabled = true;
-            try {
-              const result = await api(`/api/v1/zones/${encodeURIComponent(zone.id)}/reset`, {
-                method: "POST",
-                body: { reason: "" },
-              });
-              const text = `${zone.name || zone.id} reset${result && result.message ? `: ${result.message}` : "."}`;
-              messages.set(key, { ok: true, text });
-              messages.set("alarms", { ok: true, text });
-              ctx.announce(`${zone.name || zone.id} reset.`);
-            } catch (err) {
-              const text = `Reset of ${zone.name || zone.id} refused: ${err instanceof ApiError ? err.detail : err}`;
-              messages.set(key, { ok: false, text });
-              messages.set("alarms", { ok: false, text });
-              ctx.announce(`Reset of ${zone.name || zone.id} refused.`);
-            }
-            await ctx.refresh();
-            rerender();
-          },
+          onclick: () => resetZone(zone, key, ctx, rerender),
         })
       : null,
-    messageLine(`zone-reset-msg-${zone.id}`, messages.get(key)),
+    messageLine(`reset-msg-${zone.id}`, messages.get(key)),
   );
+}
+
+async function resetZone(zone, key, ctx, rerender) {
+  const name = zone.name || zone.id;
+  let outcome = null;
+  await confirmWithReason({
+    title: `Reset ${name}?`,
+    body:
+      "Reset clears the trip and the latched alarms once their cause is gone. It is refused while gas is still " +
+      "at the trip level. The valves stay closed until someone opens them.",
+    confirmLabel: "Reset zone",
+    action: async (values) => {
+      try {
+        const result = await api(`/api/v1/zones/${encodeURIComponent(zone.id)}/reset`, {
+          method: "POST",
+          body: { reason: values.reason },
+        });
+        outcome = { ok: true, text: `${name} reset${result && result.message ? `: ${result.message}` : "."}` };
+      } catch (err) {
+        const detail = err instanceof ApiError ? err.detail.replace(/^refused:\s*/i, "") : String(err);
+        outcome = { ok: false, text: `Reset of ${name} refused: ${detail}` };
+        messages.set(key, outcome);
+        messages.set("alarms", outcome);
+        rerender();
+        throw new ApiError(err.status ?? 0, outcome.text);
+      }
+    },
+  });
+  if (outcome) {
+    messages.set(key, outcome);
+    messages.set("alarms", outcome);
+    ctx.announce(outcome.ok ? `${name} reset.` : `Reset of ${name} refused.`);
+  }
+  await ctx.refresh();
+  rerender();
 }
 
 function alarmTable(alarms, operator, ctx, rerender) {

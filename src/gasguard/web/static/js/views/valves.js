@@ -13,6 +13,7 @@ export const valvesView = {
   id: "valves",
   title: "Valves",
   mount(root, ctx) {
+    messages.clear(); // outcomes belong to this visit of the screen, not to the next one
     const render = () => replaceContent(root, renderValves(ctx, render));
     render();
     const off = store.on("zones", render);
