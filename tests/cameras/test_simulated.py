@@ -160,3 +160,16 @@ def test_bad_leak_rates_and_steps_are_refused() -> None:
     with pytest.raises(ValueError, match="dt_s"):
         cam.step(-0.1)
     assert cam.leak_rate_g_s == 0.0
+
+
+def test_the_scene_step_holds_blas_to_one_thread_and_gives_it_back() -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from gasguard.cameras.scene import single_threaded_blas
+
+    def blas_threads() -> list[int]:
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    with single_threaded_blas():
+        assert set(blas_threads()) <= {1}
+    assert blas_threads() == before
