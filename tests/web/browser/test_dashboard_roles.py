@@ -6,6 +6,7 @@ control a role could see is on screen.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -13,7 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, WebSocketRoute, expect
+
+try:
+    from playwright.sync_api import Page, WebSocketRoute, expect
+except ImportError:  # without the package: skip with the reason, but never under CI
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        raise
+    pytest.skip("the playwright package is not installed (pip install -e '.[test]')", allow_module_level=True)
 
 A2 = "kitchen/kitchen-ch1/A2"
 SCREENS = ("overview", "alarms", "valves", "cameras", "history", "events", "health")

@@ -74,6 +74,8 @@ function cameraPanel(cam) {
   const img = h("img", { class: "camera-frame", alt: `Thermal frame from ${cam.name || id}`, testid: `camera-frame-${id}` });
   img.hidden = true;
   const status = h("p", { class: "muted", role: "status", testid: `camera-status-${id}`, text: "Waiting for a frame…" });
+  const note = h("p", { class: "hint", testid: `camera-note-${id}` });
+  note.hidden = true;
   const score = h("span", { class: "leak-score", testid: `camera-score-${id}` });
   const meter = h("meter", { min: 0, max: 1, low: 0.3, high: 0.6, optimum: 0, value: 0, "aria-label": "Leak score" });
   const select = h(
@@ -88,28 +90,36 @@ function cameraPanel(cam) {
     fetchFrame();
   });
 
+  // Only the newest request may show its frame and schedule the next poll, so changing the overlay
+  // while a frame is on its way never starts a second polling loop.
+  let generation = 0;
   const fetchFrame = async () => {
     clearTimeout(timer);
+    const mine = ++generation;
+    const wanted = overlay;
     try {
-      const response = await api(`/api/v1/cameras/${encodeURIComponent(id)}/frame.jpg?overlay=${overlay}`, { raw: true });
+      const response = await api(`/api/v1/cameras/${encodeURIComponent(id)}/frame.jpg?overlay=${wanted}`, { raw: true });
       const blob = await response.blob();
-      if (stopped) return;
+      if (stopped || mine !== generation) return;
       const next = URL.createObjectURL(blob);
       img.src = next;
       img.hidden = false;
+      img.dataset.overlay = wanted;
       if (url) URL.revokeObjectURL(url);
       url = next;
       status.textContent = "";
     } catch (err) {
-      if (err instanceof ApiError && err.status === 404 && overlay === "gradcam") {
-        status.textContent = "Grad-CAM is not available for this camera (no classifier runs).";
+      if (stopped || mine !== generation) return;
+      if (err instanceof ApiError && err.status === 404 && wanted === "gradcam") {
+        note.textContent = "Grad-CAM is not available for this camera: no gas classifier runs on its frames.";
+        note.hidden = false;
         select.querySelector('option[value="gradcam"]').disabled = true;
         select.value = overlay = "mask";
-      } else if (err instanceof ApiError && err.status === 503) {
-        status.textContent = "No frame yet.";
-      } else {
-        status.textContent = `Frame unavailable: ${err.detail || err}`;
+        fetchFrame();
+        return;
       }
+      status.textContent =
+        err instanceof ApiError && err.status === 503 ? "No frame yet." : `Frame unavailable: ${err.detail || err}`;
     }
     if (!stopped) timer = setTimeout(fetchFrame, FRAME_INTERVAL_MS);
   };
@@ -135,6 +145,7 @@ function cameraPanel(cam) {
     h("p", {}, meter, " ", score),
     h("label", { for: `camera-overlay-${id}`, text: "Overlay " }),
     select,
+    note,
   );
   fetchFrame();
   return {

@@ -26,6 +26,7 @@ export const overviewView = {
       store.on("zones", render),
       store.on("reading", (channelId) => updateChannel(root, channelId)),
       store.on("identification", render),
+      store.on("camera", (cameraId) => updateCamera(root, cameraId)),
     ];
     return () => offs.forEach((off) => off());
   },
@@ -64,6 +65,9 @@ function zoneCard(zone) {
       : null,
     channelTable(zone),
     identification(zone),
+    (zone.cameras || []).map((cameraId) =>
+      h("p", { class: "camera-line", testid: `zone-camera-${cameraId}`, "data-camera": cameraId, text: cameraText(cameraId) }),
+    ),
     h(
       "ul",
       { class: "valve-list", "aria-label": `Valves in ${zone.name || zone.id}` },
@@ -173,4 +177,16 @@ function updateChannel(root, channelId) {
   value.textContent = `${fmtNumber(channel.value, channel.unit === "ppm" ? 0 : 1)} ${unitLabel(channel.unit)}`;
   value.title = `at ${fmtTime(channel.ts)}`;
   drawSparkline(row.querySelector(".sparkline"), store.sparks.get(channelId) || [], channel.setpoints ? channel.setpoints.a2 : null);
+}
+
+function cameraText(cameraId) {
+  const cam = store.cameras.get(cameraId) || {};
+  const name = cam.name || cameraId;
+  if (typeof cam.leak_score !== "number") return `Camera ${name}: no frame yet`;
+  return `Camera ${name}: leak score ${cam.leak_score.toFixed(2)}${cam.leak ? " — plume seen" : ""}`;
+}
+
+function updateCamera(root, cameraId) {
+  const line = root.querySelector(`[data-camera="${CSS.escape(cameraId)}"]`);
+  if (line) line.textContent = cameraText(cameraId);
 }
