@@ -3,6 +3,7 @@ clock the test moves by hand. Used by ``tests/web``'s ``live`` fixture."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,10 +56,19 @@ class LiveHarness(ApiHarness):
         return portal.call(run)
 
     def settle(self) -> None:
-        """Process every queued event and store every event it produced."""
+        """Let the running pipeline process every queued event, then store every event it produced.
+
+        It waits for the pipeline's own loop rather than calling ``drain()``: draining beside the running
+        loop could process a later event before the one the loop has already taken (a valve's feedback
+        out of order). The inbox is private; reading its size is the one liberty this harness takes.
+        """
+        pipeline = self.runtime.pipeline
 
         async def run() -> None:
-            await self.runtime.pipeline.drain()
+            idle_rounds = 0
+            while idle_rounds < 5:  # the loop may hold one taken event for a few iterations
+                await asyncio.sleep(0)
+                idle_rounds = idle_rounds + 1 if pipeline._inbox.empty() else 0
             await self.services.recorder.wait_recorded()
 
         portal = self.client.portal

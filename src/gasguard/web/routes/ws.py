@@ -18,6 +18,7 @@ import logging
 import math
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from gasguard.auth import Principal, Role, authenticate_token
@@ -110,50 +111,55 @@ async def _authenticate(websocket: WebSocket, services: Services) -> tuple[Princ
 
 async def _read_until_closed(websocket: WebSocket) -> None:
     """Consume what the client sends (pongs, keep-alives) so a disconnect is noticed at once."""
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            await websocket.receive()
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
 
 
 def _event(message: Message) -> dict[str, Any]:
     return {"type": message.topic, "ts": message.ts, "data": dict(message.payload)}
 
 
-async def _pump(websocket: WebSocket, services: Services, subscription: Subscription, token: str) -> None:
-    receiver = asyncio.create_task(_read_until_closed(websocket))
-    getter: asyncio.Task[Message] | None = None
-    try:
-        while True:
-            if getter is None:
-                getter = asyncio.create_task(subscription.get())
-            done, _ = await asyncio.wait(
-                {getter, receiver}, timeout=PING_INTERVAL_S, return_when=asyncio.FIRST_COMPLETED
-            )
-            if receiver in done:
+async def _send_loop(websocket: WebSocket, services: Services, subscription: Subscription, token: str) -> None:
+    """Forward bus messages; ping (and re-check the token) when nothing happened for ``PING_INTERVAL_S``."""
+    while True:
+        message: Message | None = None
+        with anyio.move_on_after(PING_INTERVAL_S):
+            message = await subscription.get()
+        if message is not None:
+            if subscription.dropped:
+                await websocket.close(CLOSE_TOO_SLOW, "too slow: live messages were lost; reconnect")
                 return
-            if getter in done:
-                message, getter = getter.result(), None
-                if subscription.dropped:
-                    await websocket.close(CLOSE_TOO_SLOW, "too slow: live messages were lost; reconnect")
-                    return
-                outgoing = _event(message)
-            else:
-                if await asyncio.to_thread(_check_token, services, token) is None:
-                    await websocket.close(CLOSE_UNAUTHORIZED, "token is no longer valid; sign in again")
-                    return
-                outgoing = {"type": "ping"}
-            await asyncio.wait_for(websocket.send_text(dumps(outgoing)), SEND_TIMEOUT_S)
-    except TimeoutError:
-        logger.info("live client not reading; closing it")
-        with contextlib.suppress(Exception):
-            await websocket.close(CLOSE_TOO_SLOW, "too slow: reconnect")
-    except (WebSocketDisconnect, RuntimeError):  # the client went away while we were sending
-        return
-    finally:
-        for task in (receiver, getter):
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*(t for t in (receiver, getter) if t is not None), return_exceptions=True)
+            outgoing = _event(message)
+        else:
+            if await asyncio.to_thread(_check_token, services, token) is None:
+                await websocket.close(CLOSE_UNAUTHORIZED, "token is no longer valid; sign in again")
+                return
+            outgoing = {"type": "ping"}
+        try:
+            with anyio.fail_after(SEND_TIMEOUT_S):
+                await websocket.send_text(dumps(outgoing))
+        except TimeoutError:
+            logger.info("live client not reading for %.0f s; closing it", SEND_TIMEOUT_S)
+            with contextlib.suppress(Exception):
+                await websocket.close(CLOSE_TOO_SLOW, "too slow: reconnect")
+            return
+
+
+async def _pump(websocket: WebSocket, services: Services, subscription: Subscription, token: str) -> None:
+    """Send until the client leaves or the send loop closes the socket, whichever comes first."""
+    async with anyio.create_task_group() as group:
+
+        async def until_client_leaves() -> None:
+            await _read_until_closed(websocket)
+            group.cancel_scope.cancel()
+
+        group.start_soon(until_client_leaves)
+        try:
+            await _send_loop(websocket, services, subscription, token)
+        except (WebSocketDisconnect, RuntimeError):  # the client went away while we were sending
+            pass
+        finally:
+            group.cancel_scope.cancel()
 
 
 @router.websocket("/api/v1/ws")
