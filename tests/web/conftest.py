@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 import gasguard.auth.passwords as passwords
 from gasguard.actuators.simulated import SimulatedValve
 from gasguard.auth import Role, create_user
+from gasguard.config import SiteConfig, example_config_path, load_site_config
 from gasguard.runtime import build_runtime
 from gasguard.storage.migrate import upgrade_to_head
 from gasguard.web import build_services, create_app
@@ -58,14 +59,24 @@ def api(tmp_path: Path, migrated_template: Path) -> Iterator[ApiHarness]:
     services.dispose()
 
 
-@pytest.fixture
-def live(tmp_path: Path, migrated_template: Path) -> Iterator[LiveHarness]:
+def _live(tmp_path: Path, template: Path, site: SiteConfig) -> Iterator[LiveHarness]:
     clock = FakeClock()
-    services = _services(tmp_path, migrated_template, clock)
-    site = make_test_site()
+    services = _services(tmp_path, template, clock)
     valves = {v.id: SimulatedValve(v.id, travel_time_s=0.0) for _, zone in site.zones() for v in zone.valves}
     runtime = build_runtime(site, services, valves=dict(valves), clock=clock)
     app = create_app(services.settings, services)
     with TestClient(app) as client:
         yield LiveHarness(client=client, services=services, clock=clock, runtime=runtime, valves=valves)
     services.dispose()
+
+
+@pytest.fixture
+def live(tmp_path: Path, migrated_template: Path) -> Iterator[LiveHarness]:
+    """The API with a running safety pipeline on ``live_harness.TEST_SITE``."""
+    yield from _live(tmp_path, migrated_template, make_test_site())
+
+
+@pytest.fixture
+def live_example(tmp_path: Path, migrated_template: Path) -> Iterator[LiveHarness]:
+    """The API with a running safety pipeline on the example site shipped with GasGuard."""
+    yield from _live(tmp_path, migrated_template, load_site_config(example_config_path()))

@@ -70,6 +70,8 @@ def test_bad_history_queries_are_422(api: ApiHarness) -> None:
             {"channel": "kitchen-ch1", "max_points": 10_001},
             "query.max_points: Input should be less than or equal to 10000",
         ),
+        ({"channel": "kitchen-ch1", "start": "-inf"}, "query.start: Input should be a finite number"),
+        ({"channel": "kitchen-ch1", "start": -1e308, "end": 1e308}, "the time range is too long"),
         (
             {"channel": "kitchen-ch1", "start": "yesterday"},
             "query.start: Input should be a valid number, unable to parse string as a number",

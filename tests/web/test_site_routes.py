@@ -170,3 +170,20 @@ def test_without_a_dashboard_only_the_api_is_served(
     client = TestClient(_second_app(api))
     assert client.get("/").status_code == 404
     assert client.get("/api/v1/health/live").json() == {"status": "ok"}
+
+
+def test_the_example_site_is_served_whole(live_example: LiveHarness) -> None:
+    """The shipped example: raw, ppm and %LEL channels, rate of rise, three zones; sensors still warming up."""
+    vera = live_example.headers("vera")
+    zones = live_example.client.get("/api/v1/zones", headers=vera).json()
+    assert [(z["id"], z["site"], z["status"]) for z in zones] == [
+        ("kitchen", "demo", "tripped"),
+        ("boiler", "demo", "tripped"),
+        ("lab", "demo", "tripped"),
+    ]
+    assert {c["health"] for z in zones for c in z["channels"]} == {"warming_up"}
+    lab = next(z for z in zones if z["id"] == "lab")
+    assert [(c["id"], c["unit"]) for c in lab["channels"]] == [("lab-ch1", "raw"), ("lab-ch2", "lel_pct")]
+    assert {a["level"] for a in lab["alarms"]} == {"FAULT"}
+    valves = live_example.client.get("/api/v1/valves", headers=vera).json()
+    assert [v["id"] for v in valves] == ["kitchen-valve", "boiler-valve", "lab-valve"]

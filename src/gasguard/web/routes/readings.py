@@ -7,6 +7,7 @@ one-second readings comes back as a chart-sized answer; empty buckets are left o
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -49,8 +50,10 @@ async def get_history(
     _user: CurrentUser,
     services: ServicesDep,
     channel: Annotated[str, Query(min_length=1, max_length=200)],
-    start: Annotated[float | None, Query(description="Epoch s; default: one hour before end.")] = None,
-    end: Annotated[float | None, Query(description="Epoch s; default: now.")] = None,
+    start: Annotated[
+        float | None, Query(allow_inf_nan=False, description="Epoch s; default: an hour before end.")
+    ] = None,
+    end: Annotated[float | None, Query(allow_inf_nan=False, description="Epoch s; default: now.")] = None,
     max_points: Annotated[int, Query(ge=1, le=MAX_POINTS_LIMIT)] = 500,
 ) -> ReadingHistory:
     """Stored readings of ``channel`` in ``[start, end)``: mean, min and max per time bucket, oldest first."""
@@ -58,4 +61,6 @@ async def get_history(
     start = end - DEFAULT_WINDOW_S if start is None else start
     if not end > start:
         raise HTTPException(422, detail="end must be after start")
+    if not math.isfinite(end - start):
+        raise HTTPException(422, detail="the time range is too long")
     return await asyncio.to_thread(_history, services, channel, start, end, max_points)
