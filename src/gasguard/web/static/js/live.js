@@ -8,7 +8,8 @@ const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 30000;
 // The server pings every 15 s; three missed pings means the link is dead even if no close arrived.
 const SILENCE_LIMIT_MS = 45000;
-const AUTH_REJECTED = 4401;
+// The server refused this token (4401) or this kind of principal (4403): retrying cannot help.
+const AUTH_REJECTED = new Set([4401, 4403]);
 
 export class LiveConnection {
   /**
@@ -93,7 +94,7 @@ export class LiveConnection {
       if (this.ws !== ws) return;
       this.ws = null;
       if (this.stopped) return;
-      if (event.code === AUTH_REJECTED) {
+      if (AUTH_REJECTED.has(event.code)) {
         store.setConnection("rejected");
         this.stopped = true;
         clearInterval(this.watchdog);

@@ -187,6 +187,9 @@ function tokensPanel(state, done, reload) {
       h(
         "tbody",
         {},
+        state.tokens.length === 0
+          ? h("tr", {}, h("td", { colspan: "5", class: "empty", text: "No device tokens." }))
+          : null,
         state.tokens.map((t) =>
           h(
             "tr",
