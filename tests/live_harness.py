@@ -93,6 +93,9 @@ class LiveHarness(ApiHarness):
     def _valve_state_now(self, valve_id: str) -> str:
         return next(str(v["state"]) for v in self.runtime.valves_view() if v["id"] == valve_id)
 
+    def _valve_is(self, valve_id: str, state: str) -> Callable[[], bool]:
+        return lambda: self._valve_state_now(valve_id) == state
+
     def valve_state(self, valve_id: str) -> str:
         """The core's belief about the valve, after everything queued was processed."""
         self.settle()
@@ -110,14 +113,15 @@ class LiveHarness(ApiHarness):
         """From the cold-start trip to a running plant: zones reset, valves reopened. Returns otto's headers."""
         otto = self.headers("otto")
         for valve_id in self.valves:
-            self.wait_for(lambda v=valve_id: self._valve_state_now(v) == "closed", f"{valve_id} closed")
-        for zone_id in ("kitchen", "boiler"):
+            self.wait_for(self._valve_is(valve_id, "closed"), f"{valve_id} closed")
+        for _, zone in self.runtime.site.zones():
+            zone_id = zone.id
             reset = self.client.post(f"/api/v1/zones/{zone_id}/reset", json={"reason": "commissioning"}, headers=otto)
             assert reset.status_code == 200, reset.text
         for valve_id in self.valves:
             opened = self.client.post(f"/api/v1/valves/{valve_id}/open", json={"reason": "commissioning"}, headers=otto)
             assert opened.status_code == 200, opened.text
-            self.wait_for(lambda v=valve_id: self._valve_state_now(v) == "open", f"{valve_id} open")
+            self.wait_for(self._valve_is(valve_id, "open"), f"{valve_id} open")
         return otto
 
 

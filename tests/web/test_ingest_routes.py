@@ -59,7 +59,9 @@ def test_a_batch_with_an_unknown_channel_is_refused_whole(live: LiveHarness) -> 
         422,
         {"detail": "unknown channel(s): attic-ch1, garage-ch9; nothing was accepted"},
     )
-    bad_time = {"readings": [{"channel": "kitchen-ch1", "value": 3.0}, {"channel": "kitchen-ch1", "ts": "noon"}]}
+    bad_time: dict[str, list[dict[str, Any]]] = {
+        "readings": [{"channel": "kitchen-ch1", "value": 3.0}, {"channel": "kitchen-ch1", "ts": "noon"}]
+    }
     response = live.client.post(URL, json=bad_time, headers=device)
     assert (response.status_code, response.json()["detail"]) == (422, "body.readings.1.value: Field required")
     bad_time["readings"][1]["value"] = 1.0
