@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from gasguard.actuators.base import ValveDriver
-from gasguard.actuators.simulated import SimulatedValve
+from gasguard.actuators.factory import build_valve_drivers, close_valve_drivers, run_valve_drivers
 from gasguard.config import SiteConfig
 from gasguard.domain import MlSignal, OperatorCommand, OperatorResult, Output, Reading
+from gasguard.ingest.mqtt import BrokerAddress
 from gasguard.notify import FanoutBus, Message
 from gasguard.pipeline import SafetyPipeline
 from gasguard.safety.interlock import PlantState, cold_start
@@ -73,10 +74,14 @@ class ModelInfo:
 
 
 class CameraFrameLike(Protocol):
-    ts: float
-    leak_score: float
-    leak: bool
-    mask_fraction: float
+    @property
+    def ts(self) -> float: ...
+    @property
+    def leak_score(self) -> float: ...
+    @property
+    def leak(self) -> bool: ...
+    @property
+    def mask_fraction(self) -> float: ...
 
     def jpeg(self, overlay: Literal["none", "mask", "gradcam"]) -> bytes | None: ...
 
@@ -141,6 +146,7 @@ class ReadingTap:
     def submit(self, reading: Reading) -> None:
         runtime = self._runtime
         runtime.services.writer.submit(reading)
+        runtime.notify_observers(reading)
         now = runtime.clock()
         if now - self._last_push.get(reading.channel, -1e18) < self._interval_s:
             return
@@ -148,6 +154,22 @@ class ReadingTap:
         payload = runtime.channel_reading(reading.channel)
         if payload is not None:
             runtime.bus.publish_nowait(Message(topic="reading", payload=payload, ts=now))
+
+
+class OutputTap:
+    """The pipeline's event sink: outputs to the recorder (stored, then pushed) and to the observers."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def submit_outputs(self, outputs: list[Output], *, ts: float) -> None:
+        self._runtime.services.recorder.submit_outputs(outputs, ts=ts)
+        for output in outputs:
+            self._runtime.notify_observers(output)
+
+
+Observer = Callable[[Reading | Output], None]
+"""Sees every reading and every safety-core output, in order (e.g. Home Assistant state messages)."""
 
 
 class Runtime:
@@ -173,12 +195,13 @@ class Runtime:
         self.pipeline = SafetyPipeline(
             state,
             valves=self.valves,
-            events=services.recorder,
+            events=OutputTap(self),
             readings=ReadingTap(self),
             snapshots=self.snapshots,
             clock=clock,
             tick_s=tick_s,
         )
+        self.observers: list[Observer] = []
         self.models: list[ModelInfo] = []
         self.cameras: dict[str, Camera] = {}
         self.identifications: dict[str, GasIdentification] = {}
@@ -211,6 +234,16 @@ class Runtime:
             raise ValueError(f"source {name!r} is already registered")
         self._source_factories[name] = factory
         self.sources[name] = SourceStatus(name, detail=detail)
+
+    def add_observer(self, observer: Observer) -> None:
+        self.observers.append(observer)
+
+    def notify_observers(self, item: Reading | Output) -> None:
+        for observer in self.observers:
+            try:
+                observer(item)
+            except Exception:
+                log.exception("observer %s failed", getattr(observer, "__qualname__", observer))
 
     def add_camera(self, camera: Camera) -> None:
         if camera.zone not in self._site_of_zone:
@@ -253,6 +286,7 @@ class Runtime:
         tasks = [
             asyncio.create_task(self.pipeline.run(), name="safety-pipeline"),
             asyncio.create_task(self.snapshots.run(), name="snapshot-store"),
+            asyncio.create_task(run_valve_drivers(self.valves), name="valve-drivers"),
         ]
         tasks += [
             asyncio.create_task(self._supervise(name, factory), name=f"source-{name}")
@@ -279,11 +313,7 @@ class Runtime:
 
             self.snapshots.save(to_snapshot(self.pipeline.state), saved_at=self.clock())
             await self.snapshots.flush()
-        for driver in self.valves.values():
-            close = getattr(driver, "aclose", None)
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    await close()
+        await close_valve_drivers(self.valves)
 
     async def _supervise(self, name: str, factory: SourceFactory) -> None:
         status = self.sources[name]
@@ -515,15 +545,6 @@ def zone_status(tripped: bool, alarms: Sequence[Mapping[str, Any]], channels: Se
     return "normal"
 
 
-def simulated_valves(site: SiteConfig) -> dict[str, ValveDriver]:
-    """One simulated valve per configured valve, arriving within its configured travel time."""
-    return {
-        valve.id: SimulatedValve(valve.id, travel_time_s=valve.travel_time_s * 0.5)
-        for _, zone in site.zones()
-        for valve in zone.valves
-    }
-
-
 def initial_state(site: SiteConfig, snapshots: SnapshotStore, now: float) -> tuple[PlantState, list[Output]]:
     """The stored snapshot restored, or the safe state when there is none (or it cannot be used)."""
     spec = site.plant_spec()
@@ -549,10 +570,16 @@ def build_runtime(
     services: Services,
     *,
     valves: Mapping[str, ValveDriver] | None = None,
+    mqtt: BrokerAddress | None = None,
     clock: Callable[[], float] = time.time,
     tick_s: float = 0.5,
 ) -> Runtime:
-    """Build the runtime for ``site`` and attach it to ``services`` (run by the web app's lifespan)."""
+    """Build the runtime for ``site`` and attach it to ``services`` (run by the web app's lifespan).
+
+    Valve drivers come from the site file (simulated, Modbus or MQTT) unless ``valves`` is given.
+    """
+    if valves is None:
+        valves = build_valve_drivers(site, mqtt=mqtt, prefix=services.settings.mqtt_topic_prefix)
     store = SnapshotStore(services.session_factory)
     state, outputs = initial_state(site, store, clock())
     runtime = Runtime(
@@ -560,7 +587,7 @@ def build_runtime(
         services,
         state,
         outputs,
-        valves=valves if valves is not None else simulated_valves(site),
+        valves=valves,
         clock=clock,
         tick_s=tick_s,
     )

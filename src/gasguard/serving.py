@@ -26,6 +26,10 @@ from gasguard.web.services import Services
 log = logging.getLogger(__name__)
 
 
+class ServeError(RuntimeError):
+    """The service could not start (e.g. the port is taken); the message says what to change."""
+
+
 @dataclass
 class ServeOptions:
     host: str = "127.0.0.1"
@@ -77,11 +81,72 @@ def attach_mqtt(runtime: Runtime, settings: ServiceSettings) -> None:
         finally:
             pump.cancel()
 
+    attach_home_assistant(runtime, settings, publisher)
     runtime.add_source(
         "mqtt-publish",
         forward,
         lambda: {"connected": publisher.connected, "sent": publisher.sent, "queued": publisher.queued},
     )
+
+
+def attach_home_assistant(runtime: Runtime, settings: ServiceSettings, publisher: MqttPublisher) -> None:
+    """Home Assistant discovery (retained), state messages, and close requests from Home Assistant.
+
+    Home Assistant may only ask for a close; it goes through the safety core as an audited operator
+    command from the user ``homeassistant``. Opening is refused (see ``gasguard.ingest.discovery``).
+    """
+    from gasguard.ingest.discovery import (
+        HomeAssistantStates,
+        command_subscription,
+        discovery_messages,
+        parse_ha_command,
+    )
+    from gasguard.ingest.mqtt import make_client
+
+    prefix = settings.mqtt_topic_prefix
+    for topic, payload in discovery_messages(
+        runtime.site, prefix=prefix, availability_topic=publisher.availability_topic
+    ):
+        publisher.enqueue(topic, payload, retain=True)
+    states = HomeAssistantStates(runtime.site, prefix=prefix)
+
+    def observe(item: object) -> None:
+        for topic, payload in states.state_messages(item):  # type: ignore[arg-type]
+            publisher.enqueue(topic, payload, retain=True)
+
+    runtime.add_observer(observe)
+    broker = publisher.broker
+    refused = {"count": 0}
+
+    async def commands(rt: Runtime) -> None:
+        client = make_client(broker, client_id=f"{publisher.client_id}-ha", availability_topic=None)
+        async with client:
+            await client.subscribe(command_subscription(prefix), qos=1)
+            async for message in client.messages:
+                payload = message.payload if isinstance(message.payload, bytes | str) else b""
+                try:
+                    command = parse_ha_command(message.topic.value, payload, site=rt.site, prefix=prefix)
+                except ValueError as exc:
+                    refused["count"] += 1
+                    log.warning("Home Assistant command refused: %s", exc)
+                    continue
+                await rt.operate(command)
+
+    runtime.add_source("home-assistant-commands", commands, lambda: {"refused": refused["count"]})
+
+
+def attach_modbus(runtime: Runtime) -> None:
+    """Poll the Modbus TCP input registers of channels that have a ``modbus`` block."""
+    from gasguard.ingest.modbus import ModbusPoller, modbus_channels
+
+    if not modbus_channels(runtime.site):
+        return
+    poller = ModbusPoller(runtime.site, clock=runtime.clock)
+
+    async def poll(rt: Runtime) -> None:
+        await poller.run(rt.submit_reading)
+
+    runtime.add_source("modbus", poll, poller.health)
 
 
 def build_live_app(
@@ -94,8 +159,10 @@ def build_live_app(
 ) -> tuple[object, Services, Runtime]:
     """Services, runtime and the ASGI app, ready for uvicorn (or a test client)."""
     services = build_services(settings, upgrade=migrate, clock=clock)
-    runtime = build_runtime(site, services, clock=clock)
+    broker = parse_mqtt_url(settings.mqtt_url) if settings.mqtt_url else None
+    runtime = build_runtime(site, services, clock=clock, mqtt=broker)
     attach_mqtt(runtime, settings)
+    attach_modbus(runtime)
     if customise is not None:
         customise(runtime, services)
     app = create_app(settings, services)
@@ -129,7 +196,15 @@ def run_service(
                 await asyncio.sleep(0.05)
             if server.started:
                 on_ready()
-        await serving
+        try:
+            await serving
+        except SystemExit:
+            if not server.started:
+                raise ServeError(
+                    f"could not listen on {options.host}:{options.port} (in use by another program?); "
+                    "choose another with --port"
+                ) from None
+            raise
 
     try:
         asyncio.run(main())

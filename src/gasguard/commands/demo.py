@@ -28,7 +28,7 @@ def register(apps: CliApps) -> None:
         """Run GasGuard on a simulated site: a kitchen leak, automatic shut-off, reset and reopen, looping."""
         started = time.perf_counter()
         from gasguard.demo import demo_settings, demo_site, prepare_demo
-        from gasguard.serving import ServeOptions, run_service
+        from gasguard.serving import ServeError, ServeOptions, run_service
 
         logging.getLogger().setLevel(log_level.upper())
         if replay is not None and not replay.is_file():
@@ -52,10 +52,14 @@ def register(apps: CliApps) -> None:
                 f"  storyline speed: {speed}x; press Ctrl-C to stop"
             )
 
-        run_service(
-            site,
-            settings,
-            ServeOptions(host=host, port=port, log_level=log_level),
-            customise=customise,
-            on_ready=ready,
-        )
+        try:
+            run_service(
+                site,
+                settings,
+                ServeOptions(host=host, port=port, log_level=log_level),
+                customise=customise,
+                on_ready=ready,
+            )
+        except ServeError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None

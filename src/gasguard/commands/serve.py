@@ -25,7 +25,7 @@ def register(apps: CliApps) -> None:
     ) -> None:
         """Serve the API, the dashboard and the live safety pipeline for a site."""
         from gasguard.config import ConfigError, load_site_config
-        from gasguard.serving import ServeOptions, run_service
+        from gasguard.serving import ServeError, ServeOptions, run_service
         from gasguard.settings import ServiceSettings, UnsafeSettingsError
 
         logging.getLogger().setLevel(log_level.upper())
@@ -42,9 +42,13 @@ def register(apps: CliApps) -> None:
         def ready() -> None:
             typer.echo(f"GasGuard is serving {path} at http://{host}:{port}/ (API docs at /docs)")
 
-        run_service(
-            site,
-            settings,
-            ServeOptions(host=host, port=port, log_level=log_level, migrate=migrate),
-            on_ready=ready,
-        )
+        try:
+            run_service(
+                site,
+                settings,
+                ServeOptions(host=host, port=port, log_level=log_level, migrate=migrate),
+                on_ready=ready,
+            )
+        except ServeError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
