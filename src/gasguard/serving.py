@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ from gasguard.web import build_services, create_app
 from gasguard.web.services import Services
 
 log = logging.getLogger(__name__)
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived after uvicorn's own graceful shutdown."""
 
 
 class ServeError(RuntimeError):
@@ -189,24 +194,36 @@ def run_service(
     )
     server = uvicorn.Server(config)
 
-    async def main() -> None:
-        serving = asyncio.create_task(server.serve())
+    async def announce() -> None:
+        while not server.started:
+            await asyncio.sleep(0.05)
         if on_ready is not None:
-            while not server.started and not serving.done():
-                await asyncio.sleep(0.05)
-            if server.started:
-                on_ready()
-        try:
-            await serving
-        except SystemExit:
-            if not server.started:
-                raise ServeError(
-                    f"could not listen on {options.host}:{options.port} (in use by another program?); "
-                    "choose another with --port"
-                ) from None
-            raise
+            on_ready()
 
+    async def main() -> None:
+        watcher = asyncio.create_task(announce())
+        try:
+            await server.serve()
+        finally:
+            watcher.cancel()
+
+    def stopped_by_signal(_signum: int, _frame: object) -> None:
+        raise _Stopped
+
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal; these handlers turn
+    # that into a normal return, so an orderly stop exits 0.
+    previous = signal.signal(signal.SIGTERM, stopped_by_signal)
     try:
         asyncio.run(main())
+    except (KeyboardInterrupt, _Stopped):
+        log.info("stopped by a signal after an orderly shutdown")
+    except SystemExit:  # uvicorn exits from inside the loop when it cannot start
+        if not server.started:
+            raise ServeError(
+                f"could not start listening on {options.host}:{options.port} (in use by another program?); "
+                "choose another with --port"
+            ) from None
+        raise
     finally:
+        signal.signal(signal.SIGTERM, previous)
         services.dispose()

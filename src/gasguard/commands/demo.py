@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -35,6 +36,9 @@ def register(apps: CliApps) -> None:
             typer.echo(f"error: {replay}: no such file", err=True)
             raise typer.Exit(2)
         settings = demo_settings(data_dir)
+        # Libraries' own caches (onnxruntime keeps a device id file) go into the demo folder too, so the
+        # demo leaves nothing behind outside it.
+        os.environ["XDG_CACHE_HOME"] = str(settings.data_dir / "cache")
         site = demo_site(replay)
         parts: dict[str, object] = {}
 

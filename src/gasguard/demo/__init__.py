@@ -26,6 +26,8 @@ from gasguard.web.services import Services
 log = logging.getLogger(__name__)
 
 ADMIN = "admin"
+CAMERA_MAX_SPEED = 4.0
+"""The plume simulation and the detector's temporal context need small steps; a faster demo caps the camera."""
 ARRAY_ZONE = "array"
 REPLAY_SENSORS = ("MQ2", "MQ3", "MQ5", "MQ6", "MQ7", "MQ8", "MQ135")
 REPLAY_GAIN = 0.005
@@ -124,7 +126,7 @@ def _kitchen_camera(speed: float) -> Any | None:
         from gasguard.cameras import SimulatedThermalCamera
 
         camera = SimulatedThermalCamera("kitchen-thermal", "kitchen", "Kitchen thermal camera", seed=3)
-        camera.speed = speed
+        camera.speed = min(speed, CAMERA_MAX_SPEED)
         return camera
     except Exception:
         log.exception("the demo's thermal camera could not start; the demo runs without it")

@@ -25,7 +25,7 @@ class ScriptedOperator:
     """Story seconds an alarm stays unacknowledged before the operator acknowledges it."""
     RESET_AFTER_S = 10.0
     """Story seconds the zone must read clear before the operator resets it."""
-    RETRY_S = 5.0
+    RETRY_S = 15.0
     """Real seconds between two attempts at the same action (refusals are audited; no spamming)."""
 
     def __init__(self, runtime: Runtime, plant: DemoPlant, *, period_s: float = 0.5) -> None:

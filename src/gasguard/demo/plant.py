@@ -107,6 +107,16 @@ class DemoPlant:
         states = {v["id"]: v["state"] for v in self.runtime.valves_view()}
         return states.get(valve) == "closed"
 
+    def _valve_open(self, valve: str | None) -> bool:
+        if valve is None:
+            return False
+        driver = self.runtime.valves.get(valve)
+        position = getattr(driver, "position", None)
+        if position is not None:
+            return bool(position is ValvePosition.OPEN)
+        states = {v["id"]: v["state"] for v in self.runtime.valves_view()}
+        return states.get(valve) == "open"
+
     def _enter(self, phase: Phase) -> None:
         self.story.phase = phase
         self.story.phase_started = self.t
@@ -118,8 +128,10 @@ class DemoPlant:
         kitchen = self.zones.get("kitchen")
         if kitchen is None:
             return
+        if story.phase is Phase.NORMAL and not self._valve_open(kitchen.valve):
+            story.phase_started = self.t  # normal operation is counted from when the gas supply is open
         in_phase = self.t - story.phase_started
-        if story.phase is Phase.NORMAL and in_phase >= self.NORMAL_S and not self._valve_closed(kitchen.valve):
+        if story.phase is Phase.NORMAL and in_phase >= self.NORMAL_S and self._valve_open(kitchen.valve):
             story.loops += 1
             kitchen.ach = BASE_ACH
             self._enter(Phase.LEAK)
@@ -128,7 +140,7 @@ class DemoPlant:
         elif story.phase is Phase.LEAK and self._valve_closed(kitchen.valve):
             kitchen.ach = EXTRACT_ACH
             self._enter(Phase.CLEARING)
-        elif story.phase is Phase.CLEARING and not self._valve_closed(kitchen.valve):
+        elif story.phase is Phase.CLEARING and self._valve_open(kitchen.valve):
             kitchen.ach = BASE_ACH
             self._enter(Phase.NORMAL)
         flowing = story.phase is Phase.LEAK and not self._valve_closed(kitchen.valve)
