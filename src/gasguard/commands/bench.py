@@ -1,12 +1,37 @@
-"""``gasguard bench safety``: safety-core throughput and latency. Other modules add their benchmarks."""
+"""``gasguard bench``: safety core, end-to-end trip latency, ingest into storage, load, and all of them.
+
+``bench sensor`` and ``bench vision`` live with their packages; ``bench all`` runs them too. Every
+command prints JSON with ``--json`` so scripts and CI can read the figures.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+from pathlib import Path
+from typing import Any
 
 import typer
 
+from gasguard.benchmarks.defaults import DEFAULT_MQTT_URL, DEFAULT_POSTGRES_URL
 from gasguard.commands.apps import CliApps
+
+DB_HELP = "sqlite, postgres or both."
+MQTT_HELP = "Broker for the MQTT figures."
+POSTGRES_HELP = "PostgreSQL server for the postgres figures (the benchmark uses a schema of its own there)."
+
+
+def _emit(result: dict[str, Any], as_json: bool, lines: list[str]) -> None:
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    for line in lines:
+        typer.echo(line)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
 
 
 def register(apps: CliApps) -> None:
@@ -26,3 +51,141 @@ def register(apps: CliApps) -> None:
             f"safety core: {result['readings_per_s']:,} readings/s (target >= 200,000); "
             f"p50 {result['p50_us']} us, p99 {result['p99_us']} us (target <= 50 us), max {result['max_us']} us"
         )
+
+    @apps.bench.command("e2e")
+    def bench_e2e(
+        trips: int = typer.Option(200, min=1, max=100_000, help="Trips timed in process."),
+        mqtt_trips: int = typer.Option(50, min=0, max=10_000, help="Trips timed over MQTT (0: skip)."),
+        mqtt_url: str = typer.Option(DEFAULT_MQTT_URL, "--mqtt-url", help=MQTT_HELP),
+        as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    ) -> None:
+        """Latency from a reading to the valve command: in process, and over the local Mosquitto."""
+        from gasguard.benchmarks.databases import BenchUnavailable
+        from gasguard.benchmarks.e2e import bench_e2e_inprocess, bench_e2e_mqtt
+
+        result: dict[str, Any] = {"in_process": bench_e2e_inprocess(trips)}
+        if mqtt_trips:
+            try:
+                result["mqtt"] = bench_e2e_mqtt(mqtt_trips, mqtt_url=mqtt_url)
+            except BenchUnavailable as exc:
+                result["mqtt"] = {"status": "skipped", "reason": str(exc)}
+        lines = [
+            f"{name}: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms over {r['n']} trips"
+            if "p50_ms" in r
+            else f"{name}: skipped ({r['reason']})"
+            for name, r in result.items()
+        ]
+        _emit(result, as_json, lines)
+
+    @apps.bench.command("ingest")
+    def bench_ingest_cmd(
+        db: str = typer.Option("both", "--db", help=DB_HELP),
+        readings: int = typer.Option(50_000, min=1000, max=10_000_000, help="Readings per database."),
+        channels: int = typer.Option(100, min=1, max=10_000, help="Channels the readings are spread over."),
+        postgres_url: str = typer.Option(DEFAULT_POSTGRES_URL, "--postgres-url", help=POSTGRES_HELP),
+        as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    ) -> None:
+        """Readings per second through the safety pipeline and into SQLite and/or PostgreSQL."""
+        from gasguard.benchmarks.databases import BenchUnavailable
+        from gasguard.benchmarks.ingest import bench_ingest
+
+        kinds = {"both": ["sqlite", "postgres"], "sqlite": ["sqlite"], "postgres": ["postgres"]}.get(db)
+        if kinds is None:
+            raise _fail(f"--db must be sqlite, postgres or both, not {db!r}")
+        result: dict[str, Any] = {}
+        for kind in kinds:
+            try:
+                result[kind] = bench_ingest(kind, readings=readings, channels=channels, postgres_url=postgres_url)  # type: ignore[arg-type]
+            except BenchUnavailable as exc:
+                result[kind] = {"status": "skipped", "reason": str(exc)}
+        lines = [
+            f"{kind}: {r['stored_readings_per_s']:,} readings/s stored ({r['pipeline_readings_per_s']:,}/s through "
+            f"the pipeline), {r['lost']} of {r['readings']} lost"
+            if "lost" in r
+            else f"{kind}: skipped ({r['reason']})"
+            for kind, r in result.items()
+        ]
+        _emit(result, as_json, lines)
+
+    @apps.bench.command("load")
+    def bench_load_cmd(
+        channels: int = typer.Option(1000, min=1, max=100_000, help="MQTT channels."),
+        rate: float = typer.Option(1.0, min=0.01, max=100.0, help="Readings per second per channel."),
+        minutes: float = typer.Option(10.0, min=0.05, max=1440.0, help="How long the load runs."),
+        db: str = typer.Option("sqlite", "--db", help="sqlite or postgres."),
+        mqtt_url: str = typer.Option(DEFAULT_MQTT_URL, "--mqtt-url", help=MQTT_HELP),
+        postgres_url: str = typer.Option(DEFAULT_POSTGRES_URL, "--postgres-url", help=POSTGRES_HELP),
+        out: Path | None = typer.Option(None, "--out", help="Also write the full result (with samples) here."),
+        as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    ) -> None:
+        """Many channels through MQTT into a full service: readings lost, latency to decision, CPU, memory."""
+        from gasguard.benchmarks.databases import BenchUnavailable
+        from gasguard.benchmarks.load import bench_load
+
+        if db not in ("sqlite", "postgres"):
+            raise _fail(f"--db must be sqlite or postgres, not {db!r}")
+        logging.getLogger().setLevel(logging.WARNING)
+        try:
+            result = bench_load(
+                channels=channels,
+                rate=rate,
+                minutes=minutes,
+                db=db,  # type: ignore[arg-type]
+                mqtt_url=mqtt_url,
+                postgres_url=postgres_url,
+            )
+        except BenchUnavailable as exc:
+            raise _fail(str(exc), 1) from None
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        summary = {k: v for k, v in result.items() if k != "samples"}
+        lat = result["latency_to_decision"]
+        _emit(
+            summary,
+            as_json,
+            [
+                f"{channels} channels at {rate:g} Hz for {minutes:g} min into {db}: {result['published']:,} published, "
+                f"{result['lost']} lost before the safety core, {result['lost_in_storage']} lost in storage",
+                f"latency to the safety decision: p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, "
+                f"max {lat['max_ms']} ms",
+                f"service CPU {result['service_cpu_pct_of_one_core']} % of one core; RSS {result['rss_end_mib']} MiB "
+                f"(peak {result['rss_peak_mib']} MiB)",
+            ],
+        )
+
+    @apps.bench.command("all")
+    def bench_all(
+        as_json: bool = typer.Option(False, "--json", help="Print the results document as JSON."),
+        out: Path | None = typer.Option(
+            None, "--out", help="Results file. Default: benchmarks/results/<date>.json under the current folder."
+        ),
+        quick: bool = typer.Option(True, "--quick/--full", help="Quick sizes (a few minutes on 2 cores) or longer."),
+        only: list[str] = typer.Option([], "--only", help="Run only these sections (repeat the option)."),
+        skip: list[str] = typer.Option([], "--skip", help="Leave out these sections (repeat the option)."),
+        mqtt_url: str = typer.Option(DEFAULT_MQTT_URL, "--mqtt-url", help=MQTT_HELP),
+        postgres_url: str = typer.Option(DEFAULT_POSTGRES_URL, "--postgres-url", help=POSTGRES_HELP),
+    ) -> None:
+        """Every benchmark, each figure beside its target and the published or commercial figure it is held against."""
+        from gasguard.benchmarks.suite import SECTIONS, default_results_path, format_table, run_all
+
+        logging.getLogger().setLevel(logging.WARNING)
+        try:
+            results = run_all(
+                quick=quick,
+                only=only or None,
+                skip=skip,
+                mqtt_url=mqtt_url,
+                postgres_url=postgres_url,
+                progress=None if as_json else lambda name: typer.echo(f"running {name} ...", err=True),
+            )
+        except ValueError as exc:
+            raise _fail(f"{exc} (sections: {', '.join(SECTIONS)})") from None
+        path = out or default_results_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        if as_json:
+            typer.echo(json.dumps(results))
+            return
+        typer.echo(format_table(results))
+        typer.echo(f"\nresults written to {path} ({results['seconds']} s)")

@@ -1,0 +1,198 @@
+"""Load: many MQTT channels at a steady rate into a full GasGuard service, for minutes.
+
+The service runs here, whole: ``build_live_app`` (web app, runtime, MQTT source and publisher, Home
+Assistant states, storage) served by uvicorn, on SQLite or PostgreSQL. The detectors are a separate
+process (``loadgen``) publishing through the local Mosquitto. An observer on the runtime sees every
+reading right after the safety step has decided on it and notes ``now - reading.ts`` (the device's
+send time): the latency from a device to the safety decision.
+
+Reported: readings published, seen by the safety core, and stored (lost = published - seen, and
+published - stored); latency percentiles; the service's CPU (percent of one core) and resident
+memory; the generator's own CPU, since both share the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+import tempfile
+import time
+from array import array
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from gasguard.benchmarks.databases import DatabaseKind, bench_database, count_readings
+from gasguard.benchmarks.defaults import DEFAULT_MQTT_URL, DEFAULT_POSTGRES_URL
+from gasguard.benchmarks.live import bench_settings, bench_site, commission, wait_until
+from gasguard.benchmarks.mqtt_util import bench_prefix, clear_retained, reachable_broker
+from gasguard.benchmarks.procstat import cpu_seconds, peak_rss_mib, rss_mib
+from gasguard.benchmarks.service import free_port
+from gasguard.benchmarks.stats import summarise_ms
+from gasguard.domain import Output, Reading
+from gasguard.runtime import Runtime
+from gasguard.serving import build_live_app
+from gasguard.web.services import Services
+
+log = logging.getLogger(__name__)
+
+CHANNELS_PER_ZONE = 10
+
+
+class DecisionTimer:
+    """Runtime observer: the time from each reading's send time to its safety decision."""
+
+    def __init__(self) -> None:
+        self.latencies = array("d")
+        self.seen = 0
+
+    def __call__(self, item: Reading | Output) -> None:
+        if isinstance(item, Reading):
+            self.seen += 1
+            self.latencies.append(time.time() - item.ts)
+
+
+async def _serve(
+    channels: int, rate: float, seconds: float, database_url: str, data_dir: Path, mqtt_url: str
+) -> dict[str, Any]:
+    broker = reachable_broker(mqtt_url)
+    prefix = bench_prefix()
+    zones = max(1, channels // CHANNELS_PER_ZONE)
+    per_zone = max(1, channels // zones)
+    site = bench_site(zones=zones, channels_per_zone=per_zone, stale_timeout_s=max(10.0, 5.0 / rate))
+    settings = bench_settings(database_url, data_dir, mqtt_url=mqtt_url, mqtt_topic_prefix=prefix)
+    timer = DecisionTimer()
+    holder: dict[str, Any] = {}
+
+    def customise(runtime: Runtime, services: Services) -> None:
+        runtime.add_observer(timer)
+        holder["runtime"], holder["services"] = runtime, services
+
+    app, services, runtime = build_live_app(site, settings, migrate=False, customise=customise)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on")  # type: ignore[arg-type]
+    )
+    serving = asyncio.create_task(server.serve())
+    samples: list[dict[str, Any]] = []
+    generator_report: dict[str, Any] = {}
+    try:
+        await wait_until(lambda: server.started or serving.done(), "uvicorn to start", 60)
+
+        def source_connected() -> bool:
+            detail = runtime.sources["mqtt"].detail
+            return bool(detail and detail().get("connected"))
+
+        await wait_until(source_connected, "the MQTT source connected", 30)
+        command = [
+            sys.executable,
+            "-m",
+            "gasguard.benchmarks.loadgen",
+            "--host",
+            broker.host,
+            "--port",
+            str(broker.port),
+            "--prefix",
+            prefix,
+            "--site",
+            "bench",
+            "--zones",
+            str(zones),
+            "--per-zone",
+            str(per_zone),
+            "--rate",
+            str(rate),
+            "--seconds",
+            str(seconds),
+        ]
+        generator = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+        cpu0, wall0 = cpu_seconds(), time.perf_counter()
+        rss_start = rss_mib()
+        await asyncio.sleep(min(3.0, seconds / 4))
+        await commission(runtime)
+        max_buffered = 0
+        while generator.returncode is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(generator.wait(), 1.0)
+            health = services.writer.health()
+            max_buffered = max(max_buffered, health.buffered)
+            samples.append(
+                {
+                    "t": round(time.perf_counter() - wall0, 1),
+                    "rss_mib": rss_mib(),
+                    "seen": timer.seen,
+                    "buffered": health.buffered,
+                }
+            )
+        cpu1, wall1 = cpu_seconds(), time.perf_counter()
+        out = await generator.stdout.read() if generator.stdout else b""
+        generator_report = json.loads(out.decode().strip().splitlines()[-1])
+        published = int(generator_report["published"])
+        # Give the tail of the stream time to arrive; stop early once nothing more comes in.
+        last, still = timer.seen, 0
+        while timer.seen < published and still < 20:
+            await asyncio.sleep(0.25)
+            still = still + 1 if timer.seen == last else 0
+            last = timer.seen
+        await wait_until(lambda: services.writer.health().buffered == 0, "the writer to drain", 120)
+        writer = services.writer.health()
+        mqtt_detail = runtime.sources["mqtt"].detail
+        source = dict(mqtt_detail()) if mqtt_detail else {}
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(serving, 60)
+        services.dispose()
+        try:
+            await clear_retained(broker, prefix)
+        except Exception:
+            log.warning("could not clear the benchmark's retained messages under %s/#", prefix, exc_info=True)
+    cpu_pct = None if cpu0 is None or cpu1 is None else round(100.0 * (cpu1 - cpu0) / (wall1 - wall0), 1)
+    return {
+        "published": published,
+        "seen_by_safety_core": timer.seen,
+        "lost": max(0, published - timer.seen),
+        "latency_to_decision": summarise_ms(timer.latencies),
+        "service_cpu_pct_of_one_core": cpu_pct,
+        "rss_start_mib": rss_start,
+        "rss_end_mib": rss_mib(),
+        "rss_peak_mib": peak_rss_mib(),
+        "writer_max_buffered": max_buffered,
+        "writer_dropped": writer.dropped,
+        "mqtt_invalid": source.get("invalid"),
+        "generator": generator_report,
+        "samples": samples,
+    }
+
+
+def bench_load(
+    *,
+    channels: int = 1000,
+    rate: float = 1.0,
+    minutes: float = 10.0,
+    db: DatabaseKind = "sqlite",
+    mqtt_url: str = DEFAULT_MQTT_URL,
+    postgres_url: str = DEFAULT_POSTGRES_URL,
+) -> dict[str, Any]:
+    """``channels`` MQTT channels at ``rate`` Hz for ``minutes`` into a full service on ``db``."""
+    reachable_broker(mqtt_url)
+    seconds = minutes * 60.0
+    with (
+        tempfile.TemporaryDirectory(prefix="gasguard-bench-") as folder,
+        bench_database(db, postgres_url=postgres_url) as url,
+    ):
+        result = asyncio.run(_serve(channels, rate, seconds, url, Path(folder), mqtt_url))
+        stored = count_readings(url)
+    return {
+        "channels": channels,
+        "rate_hz": rate,
+        "minutes": minutes,
+        "database": db,
+        **result,
+        "stored": stored,
+        "lost_in_storage": max(0, result["published"] - stored),
+    }
