@@ -1,7 +1,8 @@
 """A fleet of MQTT detectors in one process: every channel publishes one reading per period.
 
 Run as ``python -m gasguard.benchmarks.loadgen --prefix P --site S --zones Z --per-zone C --rate R
---seconds T``. Publishes are spread evenly over each second (in 20 slices), each payload carries its
+[--seconds T]``; without ``--seconds`` it runs until SIGTERM or SIGINT. Publishes are spread evenly
+over each second (in 20 slices), each payload carries its
 send time (``{"ts": <epoch s>, "ppm": <value>}``) so the receiver can time the path, and QoS 1 makes
 the broker acknowledge every one. At the end it prints one JSON line: how many it published, how
 many the broker acknowledged, how far behind schedule it fell, and its own CPU time.
@@ -16,6 +17,7 @@ import json
 import logging
 import random
 import resource
+import signal
 import sys
 import time
 import uuid
@@ -50,15 +52,24 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     worst_lag = 0.0
     period = 1.0 / args.rate
     per_slice = max(1, len(topics) // SLICES_PER_SECOND)
+    stop = [False]
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        stop[0] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     start = time.monotonic()
-    end = start + args.seconds
+    end = start + args.seconds if args.seconds else float("inf")
     slot = start
     index = 0
-    while slot < end:
+    while slot < end and not stop[0]:
         lag = time.monotonic() - slot
         worst_lag = max(worst_lag, lag)
         if lag < 0:
             time.sleep(-lag)
+            if stop[0]:
+                break
         for _ in range(per_slice):
             topic = topics[index % len(topics)]
             index += 1
@@ -91,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--zones", type=int, required=True)
     parser.add_argument("--per-zone", type=int, required=True)
     parser.add_argument("--rate", type=float, default=1.0, help="Readings per second per channel.")
-    parser.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--seconds", type=float, default=0.0, help="How long to run; 0: until SIGTERM.")
     parser.add_argument("--qos", type=int, default=1, choices=(0, 1))
     parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args(argv)

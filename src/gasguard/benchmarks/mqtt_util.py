@@ -47,5 +47,6 @@ async def clear_retained(broker: BrokerAddress, prefix: str, *, settle_s: float 
                     if message.retain:
                         topics.add(message.topic.value)
         for topic in topics:
-            await client.publish(topic, b"", qos=1, retain=True)
+            await client.publish(topic, b"", qos=0, retain=True)
+        await client.publish(f"{prefix}/cleared", b"", qos=1, retain=True)  # acknowledged after the ones before
     return len(topics)
