@@ -66,11 +66,12 @@ async def eventually(condition: Callable[[], bool], what: str, timeout_s: float 
         await asyncio.sleep(0.01)
 
 
-async def submit(runtime: Runtime, reading: Reading) -> None:
-    """Hand a reading to the runtime and wait until the safety core has taken it."""
+async def submit(runtime: Runtime, *readings: Reading) -> None:
+    """Hand readings to the runtime and wait until the safety core has taken every one."""
     before = runtime.pipeline.counters["readings"]
-    runtime.submit_reading(reading)
-    await eventually(lambda: runtime.pipeline.counters["readings"] > before, f"{reading} processed")
+    for reading in readings:
+        runtime.submit_reading(reading)
+    await eventually(lambda: runtime.pipeline.counters["readings"] >= before + len(readings), "readings processed")
 
 
 async def operate(runtime: Runtime, action: OperatorAction, target: str, reason: str = "test") -> OperatorResult:
