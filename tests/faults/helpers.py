@@ -45,11 +45,17 @@ async def running(
     valves: Mapping[str, ValveDriver] | None = None,
     clock: Callable[[], float] = time.time,
     tick_s: float = 0.05,
+    prepare: Callable[[Runtime], None] | None = None,
     **settings: Any,
 ) -> AsyncIterator[Runtime]:
-    """The runtime for ``config`` with its storage tasks running, as ``gasguard serve`` runs it."""
+    """The runtime for ``config`` with its storage tasks running, as ``gasguard serve`` runs it.
+
+    ``prepare`` adds sources before it starts (e.g. ``gasguard.serving.attach_mqtt``).
+    """
     services = bench_services(bench_settings(database_url, data_dir, **settings), clock=clock)
     runtime = build_runtime(config, services, valves=valves, clock=clock, tick_s=tick_s)
+    if prepare is not None:
+        prepare(runtime)
     try:
         async with serving(services):
             yield runtime
