@@ -100,6 +100,7 @@ class SafetyPipeline:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.counters = {"events": 0, "readings": 0, "commands": 0, "advisor_errors": 0, "sink_errors": 0}
         self.last_step_s = 0.0
+        self._stopping = False
         for driver in (valves or {}).values():
             driver.attach(self.submit)
 
@@ -130,13 +131,19 @@ class SafetyPipeline:
     # ------------------------------------------------------------------ the loop
 
     async def run(self) -> None:
-        """Process events until cancelled, with a ``Tick`` at least every ``tick_s`` seconds."""
+        """Process events until cancelled or ``stop``, with a ``Tick`` at least every ``tick_s`` seconds.
+
+        The wait uses ``asyncio.timeout`` rather than ``wait_for``: on Python 3.11 ``wait_for`` can
+        swallow a cancellation that arrives as an event does, and the loop would then never stop.
+        """
         next_tick = self.clock() + self.tick_s
+        self._stopping = False
         try:
-            while True:
+            while not self._stopping:
                 timeout = max(0.0, next_tick - self.clock())
                 try:
-                    event, future = await asyncio.wait_for(self._inbox.get(), timeout)
+                    async with asyncio.timeout(timeout):
+                        event, future = await self._inbox.get()
                 except TimeoutError:
                     event, future = Tick(), None
                 if isinstance(event, Tick) or self.clock() >= next_tick:
@@ -150,6 +157,11 @@ class SafetyPipeline:
             for task in list(self._tasks):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+    def stop(self) -> None:
+        """Ask ``run`` to return after the event it is processing (what is queued stays for ``drain``)."""
+        self._stopping = True
+        self._inbox.put_nowait((Tick(), None))
 
     async def drain(self) -> None:
         """Process everything queued so far (for tests and orderly shutdown)."""

@@ -223,6 +223,7 @@ class Runtime:
                 self._names[valve.id] = valve.name or valve.id
         self.started_at: float | None = None
         self._running = False
+        self._pipeline_task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ wiring
 
@@ -296,6 +297,7 @@ class Runtime:
             asyncio.create_task(self._run_camera(camera), name=f"camera-{camera.id}")
             for camera in self.cameras.values()
         ]
+        self._pipeline_task = tasks[0]
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -305,7 +307,16 @@ class Runtime:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def stop(self) -> None:
-        """Orderly shutdown step: process what is queued and store the newest safety snapshot."""
+        """Orderly shutdown step: stop the loop, process what is queued, store the newest safety snapshot."""
+        task = self._pipeline_task
+        if task is not None and not task.done():
+            # One writer of the safety state at a time: the loop stops before the drain.
+            self.pipeline.stop()
+            done, _ = await asyncio.wait({task}, timeout=5.0)
+            if not done:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(task, 5.0)
         with contextlib.suppress(Exception):
             await self.pipeline.drain()
         with contextlib.suppress(Exception):

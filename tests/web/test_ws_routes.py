@@ -24,7 +24,7 @@ URL = "/api/v1/ws"
 
 @pytest.fixture(autouse=True)
 def quick_timers(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ws_route, "AUTH_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(ws_route, "AUTH_TIMEOUT_S", 2.0)  # room for a sign-in on a loaded machine
     monkeypatch.setattr(ws_route, "PING_INTERVAL_S", 0.1)
 
 
@@ -57,7 +57,7 @@ def _next_events(ws: WebSocketTestSession, count: int, *, skip: tuple[str, ...] 
 
 def test_without_an_auth_message_the_socket_is_closed(api: ApiHarness) -> None:
     with api.client.websocket_connect(URL) as ws:
-        assert _close_code(ws) == (4401, "send {type: auth, token} within 0.2 s")
+        assert _close_code(ws) == (4401, "send {type: auth, token} within 2.0 s")
 
 
 @pytest.mark.parametrize(

@@ -110,8 +110,9 @@ class EventRecorder:
     async def run(self, *, retry_every_s: float = 5.0) -> None:
         """Record submitted events in order; retry kept ones every ``retry_every_s``."""
         while True:
-            try:
-                events = await asyncio.wait_for(self._queue.get(), timeout=retry_every_s)
+            try:  # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                async with asyncio.timeout(retry_every_s):
+                    events = await self._queue.get()
             except TimeoutError:
                 if self._pending:
                     await self.retry_pending()

@@ -142,8 +142,9 @@ class ReadingWriter:
         """Flush on a full batch or every ``flush_interval_s``; back off while the database is down."""
         backoff = self._retry_initial_s
         while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.flush_interval_s)
+            with contextlib.suppress(TimeoutError):  # asyncio.timeout: wait_for can swallow a cancel on 3.11
+                async with asyncio.timeout(self.flush_interval_s):
+                    await self._wake.wait()
             self._wake.clear()
             if await self.flush():
                 backoff = self._retry_initial_s
