@@ -57,7 +57,7 @@ def _next_events(ws: WebSocketTestSession, count: int, *, skip: tuple[str, ...] 
 
 def test_without_an_auth_message_the_socket_is_closed(api: ApiHarness) -> None:
     with api.client.websocket_connect(URL) as ws:
-        assert _close_code(ws) == (4401, "send {type: auth, token} within 2.0 s")
+        assert _close_code(ws) == (4401, "send {type: auth, token} within 2 s")
 
 
 @pytest.mark.parametrize(
