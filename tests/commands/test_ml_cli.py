@@ -68,7 +68,7 @@ def test_evaluate_sensor_blocked_json_and_report(multimodal_root: Path, tmp_path
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["protocol"] == "blocked" and out["model"] == "gasguard_lightgbm_stream_features"
-    assert set(out["baselines"]) == {"paper_cnn1d_raw", "plain_lightgbm_raw"}
+    assert list(out["baselines"]) == ["paper_cnn1d_raw", "paper_dnn_raw", "paper_lstm_raw", "plain_lightgbm_raw"]
     assert list(out["per_fold_accuracy"]) == ["block1", "block2", "block3", "block4", "block5"]
     assert sum(map(sum, out["confusion"])) == 400
     assert out["accuracy"] >= 0.9  # four well-separated synthetic recordings
@@ -97,6 +97,41 @@ def test_evaluate_concentration_drift_protocol(drift_root: Path) -> None:
     assert set(out["baselines"]) == {"gasguard_lightgbm_per_gas_log_ppm", "plain_xgboost_raw_ppm"}
     assert out["r2"] > 0.8
     assert set(out["per_batch_r2"]) == {"batch6", "batch8"}
+
+
+def test_evaluate_sensor_drift_protocol_with_chosen_baselines(drift_root: Path, tmp_path: Path) -> None:
+    report = tmp_path / "drift-report"
+    args = ["evaluate", "sensor", "--dataset", "drift", "--protocol", "drift", "--data", str(drift_root)]
+    args += ["--baselines", "dnn, lightgbm", "--epochs", "2", "--json", "--report", str(report)]
+    result = runner.invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["model"] == "gasguard_svm_extratrees_drift_features"
+    assert out["train_batches"] == [1, 2, 3, 4, 5] and out["test_batches"] == [6, 8]
+    assert list(out["baselines"]) == ["paper_dnn_raw", "plain_lightgbm_raw"]
+    assert list(out["per_batch_accuracy"]) == ["batch6", "batch8"]
+    assert list(out["baselines"]["paper_dnn_raw"]["per_batch_accuracy"]) == ["batch6", "batch8"]
+    assert out["accuracy"] >= 0.9  # three gases with distinct, only slowly drifting patterns
+    assert (report / "folds.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_sensor_without_baselines(drift_root: Path) -> None:
+    args = ["evaluate", "sensor", "--dataset", "drift", "--protocol", "stratified", "--data", str(drift_root)]
+    result = runner.invoke(build_app(), [*args, "--baselines", "none", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["baselines"] == {} and out["n_test"] == 51 and "notes" not in out
+
+
+def test_unknown_baseline_is_refused(drift_root: Path) -> None:
+    args = ["evaluate", "sensor", "--dataset", "drift", "--protocol", "stratified", "--data", str(drift_root)]
+    result = runner.invoke(build_app(), [*args, "--baselines", "cnn1d,resnet"])
+    assert result.exit_code == 2
+    message = " ".join(result.output.replace("│", " ").split())  # the error box wraps long lines
+    assert (
+        "Invalid value for --baselines: unknown baseline(s) resnet; choose from cnn1d, dnn, lstm, lightgbm or none"
+        in (message)
+    )
 
 
 def test_wrong_protocol_for_dataset_is_refused(multimodal_root: Path) -> None:

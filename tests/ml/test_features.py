@@ -115,10 +115,18 @@ def test_group_columns_pick_whole_groups() -> None:
         group_columns(("nope",), 2)
 
 
-def test_drift_features_log_and_per_sensor_shape() -> None:
+def test_drift_features_log_and_array_pattern() -> None:
     X = np.zeros((1, 128))
-    X[0, :8] = [3.0, 4.0, 0, 0, 0, 0, 0, 0]
+    X[0, 0] = 3.0  # sensor 1, feature 1
+    X[0, 8] = -4.0  # sensor 2, feature 1
     F = drift_features(X)
     assert F.shape == (1, 256)
-    assert F[0, 0] == pytest.approx(np.log(4.0))
-    assert F[0, 128:130].tolist() == pytest.approx([0.6, 0.8])
+    assert F[0, 0] == pytest.approx(np.log(4.0)) and F[0, 8] == pytest.approx(-np.log(5.0))
+    assert F[0, 128] == pytest.approx(0.6) and F[0, 136] == pytest.approx(-0.8)
+
+
+def test_drift_pattern_ignores_a_gain_common_to_all_sensors() -> None:
+    X = np.random.default_rng(3).normal(0, 100, size=(5, 128))
+    np.testing.assert_allclose(drift_features(7.5 * X)[:, 128:], drift_features(X)[:, 128:], rtol=1e-9)
+    with pytest.raises(ValueError, match="rows of 128 values"):
+        drift_features(np.zeros((2, 127)))

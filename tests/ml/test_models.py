@@ -10,7 +10,9 @@ import pytest
 from gasguard.ml.models import (
     Classifier,
     ClassifierBase,
+    ColumnViewsClassifier,
     ConcentrationRegressor,
+    ExtraTreesModel,
     LightGBMClassifier,
     LogisticClassifier,
     Regressor,
@@ -28,6 +30,8 @@ FACTORIES: dict[str, Callable[[Sequence[str]], ClassifierBase]] = {
     "logistic": LogisticClassifier,
     "svm": SvmClassifier,
     "softvote": lambda n: SoftVoteClassifier([LightGBMClassifier(n, n_estimators=30), LogisticClassifier(n)]),
+    "extratrees": lambda n: ExtraTreesModel(n, n_estimators=50),
+    "views": lambda n: ColumnViewsClassifier(n, {"a": [0, 1, 2, 3], "b": [3, 4, 5, 6]}, LogisticClassifier),
     "cnn1d": lambda n: TorchClassifier(n, arch="cnn1d", epochs=15, progress=False),
     "dnn": lambda n: TorchClassifier(n, arch="dnn", epochs=15, progress=False),
     "lstm": lambda n: TorchClassifier(n, arch="lstm", epochs=20, lr=1e-2, progress=False),

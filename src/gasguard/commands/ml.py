@@ -46,8 +46,36 @@ ReportOpt = Annotated[
     Path | None, typer.Option("--report", help="Write report.md, result.json and PNG figures to this folder.")
 ]
 EpochsOpt = Annotated[
-    int, typer.Option("--epochs", min=1, max=200, help="Epochs for the paper's 1D CNN baseline (paper: 200).")
+    int,
+    typer.Option("--epochs", min=1, max=200, help="Epochs for the paper's networks (1D CNN, DNN, LSTM; paper: 200)."),
 ]
+BaselinesOpt = Annotated[
+    str,
+    typer.Option(
+        "--baselines",
+        help="Comma-separated baselines trained beside GasGuard on the same split: cnn1d, dnn, lstm, lightgbm, "
+        "or 'none'.",
+    ),
+]
+ALL_BASELINES = "cnn1d,dnn,lstm,lightgbm"
+
+
+def _parse_baselines(text: str) -> tuple[str, ...]:
+    """``"cnn1d, lstm"`` -> ``("cnn1d", "lstm")``; unknown names are a usage error naming the choices."""
+    from gasguard.ml.evaluate import SENSOR_BASELINES
+
+    names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
+    if names == ("none",):
+        return ()
+    unknown = [n for n in names if n not in SENSOR_BASELINES]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown baseline(s) {', '.join(unknown)}; choose from {', '.join(SENSOR_BASELINES)} or none",
+            param_hint="--baselines",
+        )
+    return names
+
+
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of splits and models.")]
 
 
@@ -80,13 +108,14 @@ def evaluate_sensor(
     as_json: JsonOpt = False,
     report: ReportOpt = None,
     epochs: EpochsOpt = 8,
+    baselines: BaselinesOpt = ALL_BASELINES,
     seed: SeedOpt = 0,
 ) -> None:
-    """Gas-type accuracy, macro F1 and confusion, with the paper's 1D CNN and a raw-value model beside it."""
+    """Gas-type accuracy, macro F1 and confusion, with the paper's networks and a raw-value model beside it."""
     from gasguard.ml.datasets import DatasetError, data_root
     from gasguard.ml.evaluate import EvalSettings, evaluate_sensor_drift, evaluate_sensor_multimodal
 
-    settings = EvalSettings(seed=seed, torch_epochs=epochs)
+    settings = EvalSettings(seed=seed, torch_epochs=epochs, baselines=_parse_baselines(baselines))
     valid = {"multimodal": ("paper", "blocked"), "drift": ("stratified", "drift")}[dataset.value]
     if protocol.value not in valid:
         raise typer.BadParameter(f"dataset {dataset.value} takes --protocol {' or '.join(valid)}")
@@ -146,6 +175,7 @@ def train_sensor(
         bool, typer.Option("--measure/--no-measure", help="Run the paper and blocked protocols for the card.")
     ] = True,
     epochs: EpochsOpt = 8,
+    baselines: BaselinesOpt = ALL_BASELINES,
     seed: SeedOpt = 0,
     as_json: JsonOpt = False,
 ) -> None:
@@ -160,7 +190,11 @@ def train_sensor(
 
     try:
         card = train_sensor_classifier(
-            data_root(data), out, name=name, settings=EvalSettings(seed=seed, torch_epochs=epochs), measure=measure
+            data_root(data),
+            out,
+            name=name,
+            settings=EvalSettings(seed=seed, torch_epochs=epochs, baselines=_parse_baselines(baselines)),
+            measure=measure,
         )
     except DatasetError as exc:
         typer.echo(f"error: {exc}", err=True)

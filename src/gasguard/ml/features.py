@@ -285,19 +285,21 @@ def drift_features(X: FloatArray) -> FloatArray:
 
     Each row is 16 sensors x 8 features (steady-state dR, normalised dR, and rise/decay exponential
     moving averages). Two views are kept: the sign-preserving log of every value (responses span
-    orders of magnitude), and each sensor's 8 values divided by their norm, a shape descriptor that
-    is insensitive to the sensor's gain, which is what drifts most between batches.
+    orders of magnitude), and the *array pattern*: for each of the 8 feature types, the 16 sensors'
+    values divided by their norm. A gas's pattern across the array barely changes with its
+    concentration or with a gain drift common to all sensors, which is what moves most between
+    batches; the log view keeps the concentration for the cases the pattern leaves ambiguous.
     """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != DRIFT_SENSORS * DRIFT_PER_SENSOR:
         raise ValueError(f"expected rows of {DRIFT_SENSORS * DRIFT_PER_SENSOR} values, got {X.shape}")
     per_sensor = X.reshape(len(X), DRIFT_SENSORS, DRIFT_PER_SENSOR)
-    norms = np.linalg.norm(per_sensor, axis=2, keepdims=True) + _EPS
-    shape = (per_sensor / norms).reshape(len(X), -1)
-    return np.hstack([np.sign(X) * np.log1p(np.abs(X)), shape])
+    norms = np.linalg.norm(per_sensor, axis=1, keepdims=True) + _EPS
+    pattern = (per_sensor / norms).reshape(len(X), -1)
+    return np.hstack([np.sign(X) * np.log1p(np.abs(X)), pattern])
 
 
 def drift_feature_names() -> list[str]:
     names = [f"log_s{s + 1}_f{f + 1}" for s in range(DRIFT_SENSORS) for f in range(DRIFT_PER_SENSOR)]
-    names += [f"shape_s{s + 1}_f{f + 1}" for s in range(DRIFT_SENSORS) for f in range(DRIFT_PER_SENSOR)]
+    names += [f"pattern_s{s + 1}_f{f + 1}" for s in range(DRIFT_SENSORS) for f in range(DRIFT_PER_SENSOR)]
     return names
