@@ -31,7 +31,7 @@ def get_events(
     source: str | None = None,
     actor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: int | None = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="Page below this event id.")] = None,
     format: Literal["json", "csv"] = "json",
 ) -> EventPage | StreamingResponse:
     """Newest first. ``format=csv`` streams every matching event, oldest first, as CSV."""

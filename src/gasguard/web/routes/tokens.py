@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from gasguard.auth import AuthError, create_device_token, list_device_tokens, revoke_token
 from gasguard.storage.events import EventKind, add_event
@@ -50,7 +50,7 @@ def post_token(
 
 @router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT, responses={404: {"description": "No such token"}})
 def delete_token(
-    token_id: int,
+    token_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="Token id (a 64-bit database key).")],
     admin: AdminUser,
     services: ServicesDep,
     session: SessionDep,
