@@ -33,7 +33,8 @@ def pump(stream: object, lines: Queue[str]) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_demo_serves_closes_the_kitchen_valve_by_itself_and_stops_cleanly(tmp_path: Path) -> None:
+def test_demo_serves_closes_the_kitchen_valve_by_itself_and_stops_cleanly(tmp_path: Path, shared_data: Path) -> None:
+    replay = shared_data / "multimodalgasdata" / "Gas_Sensors_Measurements.csv"
     data, home, cwd = tmp_path / "data", tmp_path / "home", tmp_path / "cwd"
     home.mkdir()
     cwd.mkdir()
@@ -47,7 +48,10 @@ def test_demo_serves_closes_the_kitchen_valve_by_itself_and_stops_cleanly(tmp_pa
     }
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gasguard", "demo", "--speed", "20", "--port", str(port), "--data-dir", str(data)],
+        [
+            *(sys.executable, "-m", "gasguard", "demo", "--speed", "20", "--port", str(port)),
+            *("--data-dir", str(data), "--replay", str(replay)),
+        ],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
@@ -95,6 +99,13 @@ def test_demo_serves_closes_the_kitchen_valve_by_itself_and_stops_cleanly(tmp_pa
             assert automatic_close is not None, "the storyline never closed the kitchen valve on gas"
             assert automatic_close["source"] == "kitchen-valve"
             assert automatic_close["actor"] is None  # the safety core acted, not a person
+
+            # The replayed real sensor array is classified live by the shipped gas-type model.
+            array = client.get("/api/v1/zones/array", headers=auth).json()
+            assert array["identification"]["model"] == "gas_classifier_multimodal"
+            assert array["identification"]["gas"] in {"NoGas", "Perfume", "Smoke", "Mixture"}
+            assert 0.0 <= array["identification"]["confidence"] <= 1.0
+            assert {c["id"] for c in array["channels"]} >= {"array-mq2", "array-mq135"}
 
             operator = client.get("/api/v1/events", params={"kind": "operator", "limit": 50}, headers=auth).json()
             assert any(
