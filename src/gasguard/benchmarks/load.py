@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -34,6 +35,7 @@ import uvicorn
 from gasguard.benchmarks.databases import DatabaseKind, bench_database, count_readings
 from gasguard.benchmarks.defaults import DEFAULT_MQTT_URL, DEFAULT_POSTGRES_URL
 from gasguard.benchmarks.live import bench_settings, bench_site, commission, wait_until
+from gasguard.benchmarks.machine import describe_machine
 from gasguard.benchmarks.mqtt_util import bench_prefix, clear_retained, reachable_broker
 from gasguard.benchmarks.procstat import cpu_seconds, peak_rss_mib, rss_mib
 from gasguard.benchmarks.service import free_port
@@ -73,7 +75,7 @@ class DecisionTimer:
 
 
 async def _serve(
-    channels: int, rate: float, seconds: float, database_url: str, data_dir: Path, mqtt_url: str
+    channels: int, rate: float, seconds: float, database_url: str, data_dir: Path, mqtt_url: str, settle_s: float
 ) -> dict[str, Any]:
     broker = reachable_broker(mqtt_url)
     prefix = bench_prefix()
@@ -131,7 +133,7 @@ async def _serve(
         t_commission = time.perf_counter()
         await commission(runtime)
         phases["commission_s"] = round(time.perf_counter() - t_commission, 1)
-        await asyncio.sleep(SETTLE_S)
+        await asyncio.sleep(settle_s)
         timer.measure_from = time.time()
         cpu0, wall0 = cpu_seconds(), time.perf_counter()
         rss_start = rss_mib()
@@ -194,7 +196,8 @@ async def _serve(
         "writer_dropped": writer.dropped,
         "mqtt_invalid": source.get("invalid"),
         "generator": generator_report,
-        "settle_s": SETTLE_S,
+        "settle_s": settle_s,
+        "load_avg_end": [round(x, 2) for x in os.getloadavg()],
         "phases": phases,
         "samples": samples,
     }
@@ -208,15 +211,17 @@ def bench_load(
     db: DatabaseKind = "sqlite",
     mqtt_url: str = DEFAULT_MQTT_URL,
     postgres_url: str = DEFAULT_POSTGRES_URL,
+    settle_s: float = SETTLE_S,
 ) -> dict[str, Any]:
     """``channels`` MQTT channels at ``rate`` Hz for ``minutes`` into a full service on ``db``."""
     reachable_broker(mqtt_url)
+    machine = describe_machine()
     seconds = minutes * 60.0
     with (
         tempfile.TemporaryDirectory(prefix="gasguard-bench-") as folder,
         bench_database(db, postgres_url=postgres_url) as url,
     ):
-        result = asyncio.run(_serve(channels, rate, seconds, url, Path(folder), mqtt_url))
+        result = asyncio.run(_serve(channels, rate, seconds, url, Path(folder), mqtt_url, settle_s))
         stored = count_readings(url)
     return {
         "channels": channels,
@@ -226,4 +231,5 @@ def bench_load(
         **result,
         "stored": stored,
         "lost_in_storage": max(0, result["published"] - stored),
+        "machine": machine,
     }
