@@ -53,6 +53,7 @@ class ZoneGasIdentifier:
             prediction = stream.update(clean, ts)
         except (KeyError, ValueError) as exc:
             self.errors += 1
+            self._runtime.model_errors += 1
             if self.errors <= 10:
                 log.warning("gas identification skipped a sample for %s: %s", zone, exc)
             return None

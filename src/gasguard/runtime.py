@@ -205,6 +205,8 @@ class Runtime:
         self.models: list[ModelInfo] = []
         self.cameras: dict[str, Camera] = {}
         self.identifications: dict[str, GasIdentification] = {}
+        self.model_errors = 0
+        """Inputs a model could not use (counted by the models; shown in health)."""
         self.sources: dict[str, SourceStatus] = {}
         self._source_factories: dict[str, SourceFactory] = {}
         self._initial_outputs = list(initial_outputs)
@@ -508,8 +510,12 @@ class Runtime:
         return ComponentHealth(status, detail)
 
     def _models_health(self) -> ComponentHealth:
-        detail = {m.name: {"loaded": m.loaded, "version": m.version, "error": m.error} for m in self.models}
-        failed = any(not m.loaded for m in self.models)
+        detail: dict[str, Any] = {
+            m.name: {"loaded": m.loaded, "version": m.version, "error": m.error} for m in self.models
+        }
+        detail["advisor_errors"] = self.pipeline.counters.get("advisor_errors", 0)
+        detail["model_errors"] = self.model_errors
+        failed = any(not m.loaded for m in self.models) or bool(detail["advisor_errors"])
         return ComponentHealth(ComponentStatus.DEGRADED if failed else ComponentStatus.OK, detail)
 
     def _cameras_health(self) -> ComponentHealth:

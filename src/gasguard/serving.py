@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import uvicorn
 
 from gasguard.config import SiteConfig
+from gasguard.identify import ZoneGasIdentifier
 from gasguard.ingest.mqtt import MqttPublisher, MqttReadingSource, parse_mqtt_url
 from gasguard.runtime import Runtime, UnknownChannelError, build_runtime
 from gasguard.settings import ServiceSettings
@@ -50,11 +51,23 @@ def attach_mqtt(runtime: Runtime, settings: ServiceSettings) -> None:
     broker = parse_mqtt_url(settings.mqtt_url)
     prefix = settings.mqtt_topic_prefix
     source = MqttReadingSource(broker, prefix=prefix, clock=runtime.clock)
-    unknown = {"count": 0}
+    unknown = {"count": 0, "array_only": 0}
+    identifier: ZoneGasIdentifier | None = None
 
     async def consume(rt: Runtime) -> None:
+        nonlocal identifier
         async for incoming in source:
+            array = incoming.parsed.array
+            if array is not None:
+                # A sensor array feeds the gas-type model for its zone; its sensors are channels only
+                # where the site file names them (``<channel>/<sensor>`` otherwise is model input only).
+                if identifier is None:
+                    identifier = ZoneGasIdentifier(rt)
+                identifier.observe(incoming.address.zone, array.values, array.ts)
             for reading in incoming.parsed.readings:
+                if array is not None and rt.zone_of_channel(reading.channel) is None:
+                    unknown["array_only"] += 1
+                    continue
                 try:
                     rt.submit_reading(reading)
                 except UnknownChannelError as exc:
@@ -70,6 +83,7 @@ def attach_mqtt(runtime: Runtime, settings: ServiceSettings) -> None:
             "readings": stats.readings,
             "invalid": stats.invalid,
             "unknown_channel": unknown["count"],
+            "array_values_for_models": unknown["array_only"],
             "last_error": stats.last_error,
         }
 
