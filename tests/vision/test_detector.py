@@ -137,6 +137,8 @@ def test_train_and_evaluate_plume_model_end_to_end(run_cli, tmp_path: Path) -> N
         "3",
         "--n-val",
         "2",
+        "--n-distractors",
+        "2",
         "--frames",
         "6",
         "--width",
@@ -156,3 +158,14 @@ def test_train_and_evaluate_plume_model_end_to_end(run_cli, tmp_path: Path) -> N
     assert ev["data"]["scenes"] == 2 and ev["data"]["frame_size"] == [64, 48]
     assert ev["frames"]["n"] == 2 * (16 - 4)
     assert 0.0 <= ev["pixels"]["iou"] <= 1.0
+    r = run_cli("evaluate", "vision-plume", "--model", report["onnx"], "--scenes", "2", "--distractors", "--json")
+    assert r.exit_code == 0, r.output
+    fp = json.loads(r.stdout)
+    assert fp["frames"]["n_leak"] == 0 and "people" in fp["data"]["split"]
+    assert fp["frames"]["false_alarm_rate"] == pytest.approx(1 - fp["frames"]["accuracy"], abs=1e-4)
+
+
+def test_evaluate_reports_false_alarms_on_scenes_with_people_and_steam(run_cli) -> None:
+    r = run_cli("evaluate", "vision-plume", "--scenes", "1", "--distractors")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("false alarms on ") and "of 12 leak-free frames" in r.stdout

@@ -241,10 +241,18 @@ def register(apps: CliApps) -> None:
         ] = 20.0,
         n_train: Annotated[int, typer.Option(min=2)] = 400,
         n_val: Annotated[int, typer.Option(min=2)] = 60,
+        n_distractors: Annotated[
+            int, typer.Option(min=0, help="Extra training scenes that always show people walking by and steam.")
+        ] = 200,
         frames: Annotated[int, typer.Option(min=6)] = 16,
         width: Annotated[int, typer.Option(min=32)] = 160,
         height: Annotated[int, typer.Option(min=24)] = 120,
         eval_every: Annotated[int, typer.Option(min=1)] = 100,
+        lr: Annotated[float, typer.Option(min=1e-6, max=1.0, help="Peak learning rate (cosine decay per run).")] = 2e-3,
+        init_from: Annotated[
+            Path | None,
+            typer.Option(help="Warm start a fresh run from an exported PlumeNet (ONNX), e.g. the shipped one."),
+        ] = None,
         json_out: JsonOpt = False,
     ) -> None:
         """Train the plume segmentation network on simulated clips, calibrate it, export ONNX."""
@@ -256,13 +264,18 @@ def register(apps: CliApps) -> None:
             out / "cache",
             n_train=n_train,
             n_val=n_val,
+            n_train_distractors=n_distractors,
             frames=frames,
             width=width,
             height=height,
             minutes=minutes,
             eval_every=eval_every,
             crop=crop,
+            lr=lr,
+            init_onnx=init_from,
         )
+        if init_from is not None and not init_from.is_file():
+            raise typer.BadParameter(f"no such model file: {init_from}", param_hint="--init-from")
         result = train(cfg)
         meta = finalize(cfg, out / "plume_seg.onnx")
         report = {**result, "onnx": str(out / "plume_seg.onnx"), "calibration": meta["calibration"]}
@@ -272,16 +285,29 @@ def register(apps: CliApps) -> None:
     def evaluate_plume(
         model: Annotated[Path | None, typer.Option(help="ONNX plume model (default: the shipped one).")] = None,
         scenes: Annotated[int, typer.Option(min=1, help="Held-out simulated scenes to score.")] = 60,
+        distractors: Annotated[
+            bool,
+            typer.Option(
+                "--distractors",
+                help="Score leak-free scenes with people walking by and steam instead: the false-alarm rate.",
+            ),
+        ] = False,
         json_out: JsonOpt = False,
     ) -> None:
         """IoU, F1 and leak / no-leak accuracy on held-out simulated scenes with unseen backgrounds."""
         from gasguard.vision.plume_eval import evaluate_plume_model
 
-        report = evaluate_plume_model(model, scenes)
+        report = evaluate_plume_model(model, scenes, split="test_distractors" if distractors else "test")
         if json_out:
             _emit(report)
         else:
             p, f = report["pixels"], report["frames"]
+            if distractors:
+                typer.echo(
+                    f"false alarms on {f['false_alarm_rate']:.4f} of {f['n']} leak-free frames "
+                    f"({scenes} simulated scenes with people and steam)"
+                )
+                return
             typer.echo(
                 f"IoU {p['iou']:.4f}, pixel F1 {p['f1']:.4f}, frame accuracy {f['accuracy']:.4f} "
                 f"({f['n']} frames of {scenes} simulated scenes)"

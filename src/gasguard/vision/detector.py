@@ -75,13 +75,16 @@ class PlumeDetector:
         self.work_size = (int(size.get("width", 160)), int(size.get("height", 120)))
         cal = self.meta.get("calibration", {"a": 1.0, "b": 0.0})
         self.calibration = (float(cal["a"]), float(cal["b"]))
+        self.smoothing = float(self.meta.get("score_smoothing", 1.0))
         self.threshold = threshold
+        self._evidence: float | None = None
         self.session = make_session(self.model_path, threads)
         self.input_name = self.session.get_inputs()[0].name
         self.context = TemporalContext()
 
     def reset(self) -> None:
         self.context.reset()
+        self._evidence = None
 
     def logits(self, grey: NDArray[np.float32]) -> NDArray[np.float32]:
         """Network logits ``[h, w]`` at working size for one 0..1 greyscale frame (updates the context)."""
@@ -98,7 +101,12 @@ class PlumeDetector:
         img = frame.image if isinstance(frame, Frame) else frame
         idx = frame.index if isinstance(frame, Frame) and index is None else (index or 0)
         logits = self.logits(unit_grey(img))
-        score = float(leak_probability(frame_statistic(logits), *self.calibration))
+        # The frame's evidence is pooled with the previous frames' (as ``seg_eval.smooth_scores``).
+        evidence = float(frame_statistic(logits))
+        if self._evidence is not None:
+            evidence = (1 - self.smoothing) * self._evidence + self.smoothing * evidence
+        self._evidence = evidence
+        score = float(leak_probability(np.asarray(evidence, dtype=np.float64), *self.calibration))
         leak = score >= self.threshold
         small = (logits > 0) & leak
         mask = cv2.resize(small.astype(np.uint8), (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST) > 0

@@ -19,7 +19,18 @@ from gasguard.vision.sim import random_scene, simulate_clip
 log = logging.getLogger(__name__)
 
 #: Seed offsets: train, validation (calibration, early stopping) and test scenes never share a seed.
-SPLIT_SEED_BASE = {"train": 0, "val": 1_000_000, "test": 2_000_000}
+#: The ``*_distractors`` splits force people walking by and a steam vent into every scene; their
+#: ``test`` set has no leak at all and measures false alarms on moving warm objects.
+SPLIT_SEED_BASE = {
+    "train": 0,
+    "val": 1_000_000,
+    "test": 2_000_000,
+    "train_distractors": 3_000_000,
+    "val_distractors": 4_000_000,
+    "test_distractors": 5_000_000,
+}
+#: Chance that a scene of a split has a leak (the plain splits use ``random_scene``'s default).
+DISTRACTOR_LEAK_PROBABILITY = {"train_distractors": 0.5, "val_distractors": 0.5, "test_distractors": 0.0}
 
 
 @dataclass
@@ -41,14 +52,28 @@ class ClipSet:
     def __len__(self) -> int:
         return len(self.grey)
 
+    @classmethod
+    def concat(cls, sets: list[ClipSet]) -> ClipSet:
+        """One set holding the clips of several (same frame size and length)."""
+        return cls(
+            np.concatenate([s.grey for s in sets]),
+            np.concatenate([s.mask for s in sets]),
+            np.concatenate([s.leak for s in sets]),
+        )
+
 
 def generate(split: str, n_clips: int, height: int = 120, width: int = 160, frames: int = 16) -> ClipSet:
     """Simulate ``n_clips`` clips of one split (deterministic for a split and size)."""
+    if split not in SPLIT_SEED_BASE:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_SEED_BASE)}")
     base = SPLIT_SEED_BASE[split]
     rng = np.random.default_rng(base + 7)
+    extra: dict[str, float | int] = {}
+    if split in DISTRACTOR_LEAK_PROBABILITY:
+        extra = {"leak_probability": DISTRACTOR_LEAK_PROBABILITY[split], "min_people": 1, "min_steam_vents": 1}
     greys, masks, leaks = [], [], []
     for i in range(n_clips):
-        params = random_scene(rng, base + i, height=height, width=width, frames=frames)
+        params = random_scene(rng, base + i, height=height, width=width, frames=frames, **extra)
         clip = simulate_clip(params)
         greys.append(clip.grey())
         masks.append(clip.mask)

@@ -25,6 +25,20 @@ def frame_statistic(logits: NDArray[np.float32]) -> NDArray[np.float64]:
     return np.asarray(top.mean(axis=-1), dtype=np.float64)
 
 
+def smooth_scores(stat: NDArray[np.float64], rate: float) -> NDArray[np.float64]:
+    """Exponential moving average of ``[N, T]`` frame statistics along time (``rate`` 1: none).
+
+    A fixed camera's leak does not come and go between two frames, so the evidence of the last few
+    frames is pooled; the detector keeps the same running value per camera stream.
+    """
+    if not 0.0 < rate <= 1.0:
+        raise ValueError(f"smoothing rate must be in (0, 1], got {rate!r}")
+    out = np.array(stat, dtype=np.float64, copy=True)
+    for t in range(1, out.shape[-1]):
+        out[..., t] = (1 - rate) * out[..., t - 1] + rate * out[..., t]
+    return out
+
+
 def calibrate(stat: NDArray[np.float64], leak: NDArray[np.bool_], warmup: int) -> tuple[float, float]:
     """Platt-scale the frame statistic into a probability of "visible leak in this frame"."""
     return fit_platt(stat[:, warmup:].ravel(), leak[:, warmup:].ravel())
@@ -39,10 +53,12 @@ def score_logits(
     clips: ClipSet,
     calibration: tuple[float, float] | None,
     warmup: int = 4,
+    smoothing: float = 1.0,
 ) -> dict[str, Any]:
     """Metrics on frames ``warmup..`` of every clip. Without calibration the frame decision is
-    "any pixel logit above 0 in at least k pixels" (statistic > 0)."""
-    stat = frame_statistic(logits)[:, warmup:]
+    "any pixel logit above 0 in at least k pixels" (statistic > 0). ``smoothing`` is the rate of the
+    running average of the frame statistic (see ``smooth_scores``)."""
+    stat = smooth_scores(frame_statistic(logits), smoothing)[:, warmup:]
     truth_leak = clips.leak[:, warmup:]
     prob = leak_probability(stat, 1.0, 0.0) if calibration is None else leak_probability(stat, *calibration)
     decided = prob >= 0.5
@@ -54,6 +70,8 @@ def score_logits(
     per_frame_iou = [
         pixel_scores(pred_mask[i, t], truth_mask[i, t])["iou"] for i, t in zip(*np.nonzero(leak_frames), strict=True)
     ]
+    no_leak = ~truth_leak
+    false_alarm_rate = float(decided[no_leak].mean()) if no_leak.any() else 0.0
     clip_prob = prob.mean(axis=1)
     clip_truth = truth_leak.mean(axis=1) >= 0.5
     return {
@@ -65,6 +83,7 @@ def score_logits(
                 "ece": expected_calibration_error(prob.ravel(), truth_leak.ravel()),
                 "n": int(truth_leak.size),
                 "n_leak": int(truth_leak.sum()),
+                "false_alarm_rate": false_alarm_rate,
             }
         ),
         "clips": summary({**binary_scores(clip_prob >= 0.5, clip_truth), "n": len(clip_truth)}),

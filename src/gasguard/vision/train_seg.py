@@ -32,6 +32,7 @@ class SegTrainConfig:
     cache_dir: Path
     n_train: int = 600
     n_val: int = 80
+    n_train_distractors: int = 0  # extra training scenes that always show people and a steam vent
     height: int = 120
     width: int = 160
     frames: int = 16
@@ -45,6 +46,8 @@ class SegTrainConfig:
     eval_every: int = 200
     threads: int = 2
     seed: int = 0
+    lr_floor: float = 0.05  # each run's learning rate follows a cosine from lr down to lr * lr_floor
+    init_onnx: Path | None = None  # warm start from an exported PlumeNet (fresh runs only)
 
 
 def _batch(clips: ClipSet, cfg: SegTrainConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -77,6 +80,84 @@ def predict_logits(model: Any, clips: ClipSet, batch: int = 32) -> np.ndarray:
     return out
 
 
+def training_set(cfg: SegTrainConfig) -> ClipSet:
+    """The plain training scenes plus, if asked, the distractor-heavy ones."""
+    sets = [load_or_generate(cfg.cache_dir, "train", cfg.n_train, cfg.height, cfg.width, cfg.frames)]
+    if cfg.n_train_distractors > 0:
+        sets.append(
+            load_or_generate(
+                cfg.cache_dir, "train_distractors", cfg.n_train_distractors, cfg.height, cfg.width, cfg.frames
+            )
+        )
+    return sets[0] if len(sets) == 1 else ClipSet.concat(sets)
+
+
+def cosine_lr(cfg: SegTrainConfig, elapsed_fraction: float) -> float:
+    """Learning rate at a point of a time-bounded run: cosine from ``lr`` to ``lr * lr_floor``."""
+    frac = min(max(elapsed_fraction, 0.0), 1.0)
+    return float(cfg.lr * (cfg.lr_floor + (1 - cfg.lr_floor) * 0.5 * (1 + np.cos(np.pi * frac))))
+
+
+def load_onnx_weights(model: Any, onnx_path: Path, probe: np.ndarray) -> None:
+    """Warm-start a PlumeNet from its ONNX export, where each batch norm was folded into its conv.
+
+    The folded conv weight and bias are loaded as they are; each batch norm is then set so that it
+    passes the conv output through unchanged, in training mode as well as in eval mode: its running
+    statistics (and its scale and shift) are the per-channel mean and variance of that conv's output
+    on ``probe`` (network inputs, ``[N, C, H, W]``), so batch statistics start where the export was.
+    """
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(onnx_path)).graph
+    weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    pairs: list[tuple[torch.nn.Conv2d, torch.nn.BatchNorm2d, torch.Tensor, torch.Tensor]] = []
+    for block in model.modules():  # each _block is Sequential(conv, batch norm, ReLU)
+        if isinstance(block, torch.nn.Sequential) and len(block) == 3:
+            conv, bn = block[0], block[1]
+            if isinstance(conv, torch.nn.Conv2d) and isinstance(bn, torch.nn.BatchNorm2d):
+                assert bn.running_mean is not None and bn.running_var is not None
+                pairs.append((conv, bn, bn.running_mean, bn.running_var))
+    if len(convs) != len(pairs) + 1:
+        raise ValueError(f"{onnx_path} has {len(convs)} convolutions; this PlumeNet needs {len(pairs) + 1}")
+    biases: list[np.ndarray] = []
+    with torch.no_grad():
+        for node, (conv, bn, running_mean, running_var) in zip(convs[:-1], pairs, strict=True):
+            w = weights[node.input[1]]
+            if tuple(w.shape) != tuple(conv.weight.shape):
+                raise ValueError(f"{onnx_path}: weight {w.shape} does not fit {tuple(conv.weight.shape)}")
+            conv.weight.copy_(torch.from_numpy(np.array(w)))
+            biases.append(np.array(weights[node.input[2]]))
+            running_mean.zero_()
+            running_var.fill_(1.0 - bn.eps)
+            bn.weight.fill_(1.0)
+            bn.bias.copy_(torch.from_numpy(biases[-1]))
+        head = convs[-1]
+        model.head.weight.copy_(torch.from_numpy(np.array(weights[head.input[1]])))
+        model.head.bias.copy_(torch.from_numpy(np.array(weights[head.input[2]])))
+        # Eval mode now reproduces the export; record each conv's output statistics on the probe.
+        stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        hooks = [
+            conv.register_forward_hook(
+                lambda _m, _i, out, k=k: stats.__setitem__(k, (out.mean((0, 2, 3)), out.var((0, 2, 3))))
+            )
+            for k, (conv, *_) in enumerate(pairs)
+        ]
+        model.eval()
+        model(torch.from_numpy(probe))
+        for h in hooks:
+            h.remove()
+        for k, (_conv, bn, running_mean, running_var) in enumerate(pairs):
+            mean, var = stats[k]
+            running_mean.copy_(mean)
+            running_var.copy_(var)
+            bn.weight.copy_(torch.sqrt(var + bn.eps))
+            bn.bias.copy_(torch.from_numpy(biases[k]) + mean)
+    model.train()
+
+
 def train(cfg: SegTrainConfig) -> dict[str, Any]:
     """Run (or resume) training; returns the final validation metrics and writes the artifacts."""
     import torch
@@ -88,7 +169,7 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
-    train_set = load_or_generate(cfg.cache_dir, "train", cfg.n_train, cfg.height, cfg.width, cfg.frames)
+    train_set = training_set(cfg)
     val_set = load_or_generate(cfg.cache_dir, "val", cfg.n_val, cfg.height, cfg.width, cfg.frames)
     model = PlumeNet(len(CHANNELS), cfg.width_mult)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
@@ -100,9 +181,16 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
         opt.load_state_dict(state["opt"])
         step, best_iou = state["step"], state["best_iou"]
         log.info("resumed at step %d (best val IoU %.4f)", step, best_iou)
-    deadline = time.monotonic() + cfg.minutes * 60
+    elif cfg.init_onnx is not None:
+        probe_cfg = SegTrainConfig(**{**asdict(cfg), "batch_clips": 16, "frames_per_clip": 4})
+        load_onnx_weights(model, cfg.init_onnx, _batch(train_set, probe_cfg, np.random.default_rng(cfg.seed + 1))[0])
+        log.info("warm start from %s", cfg.init_onnx)
+    start = time.monotonic()
+    deadline = start + cfg.minutes * 60
     history: list[dict[str, float]] = []
     while step < cfg.max_steps and time.monotonic() < deadline:
+        for group in opt.param_groups:
+            group["lr"] = cosine_lr(cfg, (time.monotonic() - start) / (cfg.minutes * 60))
         x, y = _batch(train_set, cfg, rng)
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
         logits = model(xt)
@@ -120,23 +208,59 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
 
             logits_val = predict_logits(model, val_set)
             metrics = score_logits(logits_val, val_set, calibration=None)
-            history.append({"step": step, "loss": float(loss.detach()), **metrics["pixels"]})
-            log.info("step %d loss %.4f val IoU %.4f", step, float(loss.detach()), metrics["pixels"]["iou"])
+            # Checkpoint choice weighs the mask and the leak / no-leak decision alike.
+            score = (metrics["pixels"]["iou"] + metrics["frames"]["accuracy"]) / 2
+            history.append(
+                {
+                    "step": step,
+                    "loss": float(loss.detach()),
+                    **metrics["pixels"],
+                    "frame_accuracy": metrics["frames"]["accuracy"],
+                }
+            )
+            log.info(
+                "step %d loss %.4f val IoU %.4f frame accuracy %.4f",
+                step,
+                float(loss.detach()),
+                metrics["pixels"]["iou"],
+                metrics["frames"]["accuracy"],
+            )
             state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best_iou": best_iou}
-            if metrics["pixels"]["iou"] > best_iou:
-                best_iou = metrics["pixels"]["iou"]
+            if score > best_iou:
+                best_iou = score
                 state["best_iou"] = best_iou
                 torch.save(model.state_dict(), cfg.out_dir / "best.pt")
             torch.save(state, ckpt_path)
     (cfg.out_dir / "history.json").write_text(json.dumps(history, indent=1))
-    return {"steps": step, "best_val_iou": best_iou}
+    return {"steps": step, "best_val_score": best_iou}
+
+
+#: Candidate rates of the running average of the frame statistic, tried on the validation scenes.
+SMOOTHING_RATES = (1.0, 0.7, 0.5, 0.35)
+
+
+def choose_smoothing(logits: np.ndarray, val_set: ClipSet) -> tuple[float, tuple[float, float]]:
+    """The score smoothing rate (and its Platt calibration) with the best validation frame accuracy.
+
+    Validation scenes only: the test scenes are never used to choose anything.
+    """
+    from gasguard.vision.seg_eval import calibrate, frame_statistic, score_logits, smooth_scores
+
+    best: tuple[float, float, tuple[float, float]] | None = None
+    for rate in SMOOTHING_RATES:
+        cal = calibrate(smooth_scores(frame_statistic(logits), rate), val_set.leak, WARMUP_FRAMES)
+        acc = score_logits(logits, val_set, cal, WARMUP_FRAMES, rate)["frames"]["accuracy"]
+        log.info("score smoothing %.2f: validation frame accuracy %.4f", rate, acc)
+        if best is None or acc > best[0]:
+            best = (acc, rate, cal)
+    assert best is not None
+    return best[1], best[2]
 
 
 def finalize(cfg: SegTrainConfig, onnx_path: Path) -> dict[str, Any]:
     """Load the best weights, fit the leak-score calibration on validation scenes, export to ONNX."""
     import torch
 
-    from gasguard.vision.seg_eval import calibrate, frame_statistic
     from gasguard.vision.torch_seg import PlumeNet
 
     val_set = load_or_generate(cfg.cache_dir, "val", cfg.n_val, cfg.height, cfg.width, cfg.frames)
@@ -144,12 +268,13 @@ def finalize(cfg: SegTrainConfig, onnx_path: Path) -> dict[str, Any]:
     model.load_state_dict(torch.load(cfg.out_dir / "best.pt"))
     model.eval()
     logits = predict_logits(model, val_set)
-    a, b = calibrate(frame_statistic(logits), val_set.leak, WARMUP_FRAMES)
+    smoothing, (a, b) = choose_smoothing(logits, val_set)
     export_onnx(model, onnx_path, cfg.height, cfg.width)
     meta = {
         "kind": "plume-segmentation",
         "input": {"channels": list(CHANNELS), "height": cfg.height, "width": cfg.width},
         "calibration": {"a": a, "b": b},
+        "score_smoothing": smoothing,
         "warmup_frames": WARMUP_FRAMES,
         "train_config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
     }

@@ -107,8 +107,19 @@ def _draw_tank(img: FloatArray, rng: np.random.Generator, t_air: float) -> None:
     img[mask] = tank_temp[mask]
 
 
-def make_background(rng: np.random.Generator, height: int, width: int, air_temperature_k: float) -> Background:
-    """Draw a random outdoor or indoor plant scene."""
+def make_background(
+    rng: np.random.Generator,
+    height: int,
+    width: int,
+    air_temperature_k: float,
+    min_people: int = 0,
+    min_steam_vents: int = 0,
+) -> Background:
+    """Draw a random outdoor or indoor plant scene.
+
+    ``min_people`` / ``min_steam_vents`` force that many distractors into view (for distractor-heavy
+    training and false-alarm tests); with the defaults the random draws are exactly as before.
+    """
     h, w = height, width
     yy, _ = _grid(h, w)
     t_air = air_temperature_k
@@ -148,7 +159,7 @@ def make_background(rng: np.random.Generator, height: int, width: int, air_tempe
             speed_px_s=float(rng.choice([-1, 1]) * rng.uniform(0.05, 0.25) * w),
             temperature_k=float(rng.uniform(300, 307)),
         )
-        for _ in range(int(rng.random() < 0.4) + int(rng.random() < 0.15))
+        for _ in range(max(min_people, int(rng.random() < 0.4) + int(rng.random() < 0.15)))
     ]
     vents = [
         SteamVent(
@@ -157,7 +168,7 @@ def make_background(rng: np.random.Generator, height: int, width: int, air_tempe
             temperature_k=float(t_air + rng.uniform(8, 30)),
             rate_hz=float(rng.uniform(2, 6)),
         )
-        for _ in range(int(rng.random() < 0.3))
+        for _ in range(max(min_steam_vents, int(rng.random() < 0.3)))
     ]
     return Background(img, leak_points, people, vents, t_air)
 

@@ -54,6 +54,8 @@ class SceneParams:
     threshold_k_sigma: float = 2.5
     min_mask_pixels: int = 12  # a frame with fewer visible-gas pixels is labelled "no leak"
     white_hot: bool = True
+    min_people: int = 0  # force at least this many people walking through the view
+    min_steam_vents: int = 0  # force at least this many steam vents in the view
 
 
 @dataclass
@@ -117,7 +119,7 @@ def simulate_clip(params: SceneParams, warmup_s: float = 5.0) -> Clip:
     rng = np.random.default_rng(params.seed)
     h, w = params.height, params.width
     table = _table()
-    bg = make_background(rng, h, w, params.air_temperature_k)
+    bg = make_background(rng, h, w, params.air_temperature_k, params.min_people, params.min_steam_vents)
     pixel_m = 2 * params.distance_m * np.tan(np.radians(params.horizontal_fov_deg) / 2) / w
     extent = (w * pixel_m, h * pixel_m)
     if bg.leak_points:
