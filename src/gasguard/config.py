@@ -408,6 +408,8 @@ def load_site_config(path: str | Path) -> SiteConfig:
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}:{where}: not valid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not a site configuration: nested too deeply to read") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with a 'sites' list at the top level")
     return parse_site_config(data, str(path))

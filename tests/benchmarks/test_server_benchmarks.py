@@ -67,6 +67,7 @@ def test_mqtt_trips_reach_the_valve_controller(broker: BrokerAddress) -> None:
     assert (result["trips"], result["n"]) == (2, 2)
 
 
+@pytest.mark.slow  # about 10 s: a whole service with uvicorn, a generator process, commissioning
 def test_a_short_load_run_loses_nothing_and_stores_everything(broker: BrokerAddress) -> None:
     result = bench_load(channels=20, rate=5.0, minutes=0.05, mqtt_url=MQTT_URL, settle_s=0.5)
     assert result["published"] > 0

@@ -21,6 +21,8 @@ from faults.helpers import channel
 from gasguard.auth import Role
 from gasguard.benchmarks.service import ServiceProcess, prepare_database
 
+pytestmark = pytest.mark.slow  # about 15 s: two real service start-ups (imports, migrations check, sign-ins)
+
 ADMIN, OPERATOR, PASSWORD = "ada", "otto", "kill-nine-test-password"
 SITE = {
     "sites": [
