@@ -51,10 +51,14 @@ def plant() -> Iterator[tuple[Any, dict[str, SimulatedValve]]]:
     yield config, {"kv": SimulatedValve("kv", travel_time_s=0.0)}
 
 
+async def _get(app: FastAPI, path: str) -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gasguard") as client:
+        return await client.get(path)
+
+
 async def _health(app: FastAPI) -> tuple[int, dict[str, Any]]:
     """What monitoring sees: ``GET /api/v1/health`` (the app's background tasks run beside it)."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gasguard") as client:
-        response = await client.get("/api/v1/health")
+    response = await _get(app, "/api/v1/health")
     return response.status_code, response.json()
 
 
@@ -126,6 +130,8 @@ def test_beyond_the_buffer_the_oldest_readings_go_and_health_says_so(
             writer = health["components"]["reading_writer"]
             assert (status, writer["status"]) == (503, "down")
             assert (writer["detail"]["buffered"], writer["detail"]["dropped"]) == (BUFFER, 500)
+            metrics = (await _get(app, "/metrics")).text.splitlines()
+            assert "gasguard_readings_dropped 500.0" in metrics  # what a Prometheus alert rule would fire on
             # the safety core does not care: gas still trips the zone and closes the valve
             await submit(runtime, Reading("k2", 15_000.0, 5_000.0))
             assert zone(runtime, "kitchen")["tripped"]
