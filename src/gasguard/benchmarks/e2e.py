@@ -21,6 +21,7 @@ import logging
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from gasguard.benchmarks.live import (
 from gasguard.benchmarks.mqtt_util import bench_prefix, clear_retained, reachable_broker
 from gasguard.benchmarks.stats import summarise_ms
 from gasguard.domain import OperatorAction, OperatorCommand, Reading, ValveAction, ValveFeedback, ValvePosition
-from gasguard.ingest.mqtt import make_client
+from gasguard.ingest.mqtt import BrokerAddress, make_client
 from gasguard.runtime import Runtime, build_runtime
 from gasguard.serving import attach_mqtt
 
@@ -76,11 +77,11 @@ class TimedValve:
         self._report(ValveFeedback(self.valve_id, position))
 
 
-async def _recover(runtime: Runtime, zone: str, valve: str, clear: Any) -> None:
+async def _recover(runtime: Runtime, zone: str, valve: str, clear: Callable[[], Awaitable[None]]) -> None:
     """Gas gone, reset, reopen: back to normal operation for the next trip."""
     await clear()
-    channel_state = runtime.pipeline.state.zones[zone]
-    await wait_until(lambda: not any(ch.a2 or ch.a3 for ch in channel_state.channels.values()), "gas cleared")
+    zone_state = runtime.pipeline.state.zones[zone]
+    await wait_until(lambda: not any(ch.a2 or ch.a3 for ch in zone_state.channels.values()), "gas cleared")
     await wait_until(lambda: valve_state(runtime, valve) == "closed", f"{valve} closed")
     reset = await runtime.operate(OperatorCommand(OperatorAction.RESET, zone, BENCH_USER, reason="benchmark"))
     if not reset.accepted:
@@ -138,16 +139,15 @@ class _ValveController:
         self.close_at = None
         self.close_seen.clear()
 
-    async def run(self, broker: Any) -> None:
+    async def run(self, broker: BrokerAddress) -> None:
         client = make_client(broker, client_id=f"bench-valve-{uuid.uuid4().hex[:8]}", availability_topic=None)
         async with client:
             await client.subscribe(f"{self.base}/set", qos=1)
             await client.publish(f"{self.base}/state", "open", qos=1, retain=True)
             self.ready.set()
             async for message in client.messages:
-                command = bytes(message.payload).decode() if isinstance(message.payload, bytes | str) else ""
-                if isinstance(message.payload, str):
-                    command = message.payload
+                payload = message.payload
+                command = payload.decode(errors="replace") if isinstance(payload, bytes) else str(payload)
                 if command == "CLOSE":
                     if not self.close_seen.is_set():
                         self.close_at = time.perf_counter()
