@@ -140,7 +140,9 @@ class SafetyPipeline:
         self._stopping = False
         try:
             while not self._stopping:
-                timeout = max(0.0, next_tick - self.clock())
+                if self.clock() < next_tick - self.tick_s:
+                    next_tick = self.clock()  # the clock stepped back: tick now, not when it catches up
+                timeout = min(self.tick_s, max(0.0, next_tick - self.clock()))
                 try:
                     async with asyncio.timeout(timeout):
                         event, future = await self._inbox.get()

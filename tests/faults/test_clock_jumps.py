@@ -132,12 +132,6 @@ def test_a_step_back_past_the_start_counts_as_warm_up_and_trips(database_url: st
     asyncio.run(scenario())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: after the wall clock steps back, ticks stop until it catches up (pipeline.run plans the "
-    "next tick on the wall clock) and a channel's last_seen lies in the future (interlock._tick_zone), so a "
-    "sensor that dies at the step is not seen stale for the size of the step",
-)
 def test_a_step_back_still_notices_a_sensor_that_stopped(database_url: str, tmp_path: Path) -> None:
     config, valves = _plant()
     clock = MutableClock()

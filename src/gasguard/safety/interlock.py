@@ -384,6 +384,10 @@ def _on_tick(state: PlantState, event: Event, now: float, out: list[Output]) -> 
 def _tick_zone(zone: ZoneState, now: float, out: list[Output]) -> None:
     for ch in zone.channels.values():
         spec = ch.spec
+        if now < ch.last_seen:
+            # The clock stepped back: count staleness from now, or a channel that dies just after the
+            # step would look fresh until the clock caught up with its last reading.
+            ch.last_seen = now
         if ch.out_of_service_until is not None and now >= ch.out_of_service_until:
             ch.out_of_service_until = None
             _revote(ch, now, out)
