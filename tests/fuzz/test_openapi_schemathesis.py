@@ -97,11 +97,6 @@ def test_no_request_gets_a_server_error(findings: Findings) -> None:
     assert findings.server_errors == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: every 422 answers {'detail': '<one line>', 'errors': [...]} (the API contract) but the "
-    "OpenAPI document still declares FastAPI's default HTTPValidationError (detail: array of objects)",
-)
 def test_every_response_matches_the_schema(findings: Findings) -> None:
     assert findings.schema_violations == {}
 

@@ -12,11 +12,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -24,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from gasguard import __version__
 from gasguard.settings import ServiceSettings
 from gasguard.web import metrics
+from gasguard.web.limits import BodySizeLimit
 from gasguard.web.routes import (
     alarms,
     auth,
@@ -130,7 +133,29 @@ def create_app(settings: ServiceSettings, services: Services | None = None) -> F
     def prometheus_metrics() -> Response:
         return Response(generate_latest(services.registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.add_middleware(BodySizeLimit)  # outermost: refuses before anything reads the body
+    app.openapi = lambda: _openapi_with_our_422(app)  # type: ignore[method-assign]
     return app
+
+
+VALIDATION_ERROR_SCHEMA: dict[str, Any] = {
+    "title": "ValidationErrorPublic",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {"type": "string", "description": "One readable line naming each bad field."},
+        "errors": {"type": "array", "items": {"type": "object"}, "description": "Every problem, with its location."},
+    },
+}
+
+
+def _openapi_with_our_422(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with the 422 body GasGuard actually returns (not FastAPI's default)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema.setdefault("components", {}).setdefault("schemas", {})["HTTPValidationError"] = VALIDATION_ERROR_SCHEMA
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def describe_validation_errors(exc: RequestValidationError) -> str:

@@ -257,6 +257,14 @@ class IngestReading(Strict):
     )
     value: float | None = Field(description="In the channel's unit; null, NaN or infinity put the channel in FAULT.")
 
+    @field_validator("ts", "value", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, raw: Any) -> Any:
+        # JSON true/false would otherwise become 1.0/0.0: a gas switch posting true would read "no gas".
+        if isinstance(raw, bool):
+            raise ValueError("must be a number, not true/false")
+        return raw
+
 
 class IngestBatch(Strict):
     readings: list[IngestReading] = Field(min_length=1, max_length=1000)
