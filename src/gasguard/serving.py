@@ -205,6 +205,9 @@ def run_service(
         log_level=options.log_level,
         access_log=False,
         lifespan="on",
+        # X-Forwarded-For only from configured reverse proxies: the login limit keys on the client address.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
     )
     server = uvicorn.Server(config)
 

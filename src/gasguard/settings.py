@@ -83,6 +83,11 @@ class ServiceSettings(BaseSettings):
         default_factory=list,
         description="Browser origins allowed to call the API (comma-separated). Empty: same origin only.",
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated). "
+        "Empty: the header is ignored, so nobody can dodge the login limit by forging it.",
+    )
     reading_retention_days: int = Field(default=90, ge=1, le=36500)
     event_retention_days: int = Field(default=730, ge=30, le=36500, description="Audit trail; at least 30 days.")
     reading_batch_size: int = Field(default=500, ge=1, le=50_000)
@@ -97,7 +102,7 @@ class ServiceSettings(BaseSettings):
     login_window_s: float = Field(default=300.0, ge=10.0, le=86_400.0)
     session_ttl_s: int = Field(default=12 * 3600, ge=300, le=30 * 86_400)
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _parse_origins(cls, value: object) -> object:
         return _split_csv(value)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
@@ -63,11 +62,6 @@ def test_a_new_secret_key_signs_everybody_out(api: ApiHarness, tmp_path: Path) -
     assert api.client.get("/api/v1/auth/me", headers=otto).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: auth.users.set_password (gasguard users set-password) changes the hash but leaves the "
-    "user's open sessions working, so a stolen session outlives a password reset by up to session_ttl_s",
-)
 def test_a_password_reset_ends_the_users_open_sessions(api: ApiHarness) -> None:
     stolen = api.headers("otto")
     with api.services.session_factory() as session, session.begin():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -116,11 +117,17 @@ def update_user(
     return _user(row)
 
 
-def set_password(session: Session, *, username: str, password: str) -> None:
+def set_password(session: Session, *, username: str, password: str, now: float | None = None) -> None:
+    """Change a password and end the user's open sessions (a stolen session must not outlive a reset)."""
     row = session.scalar(select(UserRow).where(UserRow.username == username))
     if row is None:
         raise AuthError(f"no user {username!r}")
     row.password_hash = hash_password(password)
+    revoked_at = time.time() if now is None else now
+    for token in session.scalars(
+        select(ApiTokenRow).where(ApiTokenRow.user_id == row.id, ApiTokenRow.revoked_at.is_(None))
+    ):
+        token.revoked_at = revoked_at
     session.flush()
 
 
