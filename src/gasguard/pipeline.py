@@ -55,6 +55,9 @@ class SnapshotSink(Protocol):
     def save(self, data: dict[str, Any], *, saved_at: float) -> None: ...
 
 
+SNAPSHOT_MIN_INTERVAL_S = 0.05
+"""While events queue up, the latched state is snapshotted at most this often (always when idle)."""
+
 _LATCH_OUTPUTS = (AlarmChanged, ValveChanged, ZoneTripChanged, OperatorResult, ChannelHealthChanged)
 _TOPICS: dict[type, str] = {
     AlarmChanged: "alarm",
@@ -101,6 +104,8 @@ class SafetyPipeline:
         self.counters = {"events": 0, "readings": 0, "commands": 0, "advisor_errors": 0, "sink_errors": 0}
         self.last_step_s = 0.0
         self._stopping = False
+        self._snapshot_due = False
+        self._last_snapshot = 0.0
         for driver in (valves or {}).values():
             driver.attach(self.submit)
 
@@ -126,7 +131,8 @@ class SafetyPipeline:
         if outputs and self.events is not None:
             self._guard(self.events.submit_outputs, outputs, ts=ts)
         if self.snapshots is not None and outputs:
-            self._guard(self.snapshots.save, to_snapshot(self.state), saved_at=ts)
+            self._snapshot_due = True
+            self._save_snapshot(force=True)
 
     # ------------------------------------------------------------------ the loop
 
@@ -153,6 +159,7 @@ class SafetyPipeline:
                     if not isinstance(event, Tick):
                         await self._process(Tick(), None)
                 await self._process(event, future)
+                self._save_snapshot(force=self._inbox.empty())
         finally:
             for task in list(self._tasks):
                 task.cancel()
@@ -170,6 +177,20 @@ class SafetyPipeline:
         while not self._inbox.empty():
             event, future = self._inbox.get_nowait()
             await self._process(event, future)
+        self._save_snapshot(force=True)
+
+    def _save_snapshot(self, *, force: bool) -> None:
+        """Snapshot the latched state when it changed: at once when the inbox is idle, else at most every
+        ``SNAPSHOT_MIN_INTERVAL_S`` (building one for a large plant takes milliseconds; a burst of latch
+        events must not stall the loop building one per event)."""
+        if not self._snapshot_due or self.snapshots is None:
+            return
+        started = time.perf_counter()
+        if not force and started - self._last_snapshot < SNAPSHOT_MIN_INTERVAL_S:
+            return
+        self._snapshot_due = False
+        self._last_snapshot = started
+        self._guard(self.snapshots.save, to_snapshot(self.state), saved_at=self.clock())
 
     async def _process(self, event: Event, future: asyncio.Future[list[Output]] | None) -> None:
         now = self.clock()
@@ -209,7 +230,7 @@ class SafetyPipeline:
         if outputs and self.events is not None:
             self._guard(self.events.submit_outputs, outputs, ts=now)
         if self.snapshots is not None and any(isinstance(o, _LATCH_OUTPUTS) for o in outputs):
-            self._guard(self.snapshots.save, to_snapshot(self.state), saved_at=now)
+            self._snapshot_due = True
         if self.publisher is None:
             return
         for out in outputs:
