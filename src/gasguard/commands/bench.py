@@ -154,6 +154,27 @@ def register(apps: CliApps) -> None:
             ],
         )
 
+    @apps.bench.command("service")
+    def bench_service_cmd(
+        minutes: float = typer.Option(1.0, min=0.1, max=60.0, help="How long the 1,000-channel MQTT load runs."),
+        as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    ) -> None:
+        """The service targets: MQTT-to-valve-command p99 at 1,000 readings/s, SQLite ingest, memory with models."""
+        from gasguard.benchmarks.databases import BenchUnavailable
+        from gasguard.benchmarks.service_targets import bench_service
+
+        logging.getLogger().setLevel(logging.WARNING)
+        try:
+            result = bench_service(load_minutes=minutes)
+        except BenchUnavailable as exc:
+            raise _fail(str(exc), 1) from None
+        lines = [
+            f"{f['name']}: {f['value']} {f['unit']} (target {f['target']:g}; "
+            f"{'met' if f['meets_target'] else 'NOT met'})" + (f"; {f['lost']} lost" if "lost" in f else "")
+            for f in result["figures"]
+        ]
+        _emit(result, as_json, lines)
+
     @apps.bench.command("all")
     def bench_all(
         as_json: bool = typer.Option(False, "--json", help="Print the results document as JSON."),
