@@ -30,6 +30,7 @@ from gasguard.notify import FanoutBus, Message
 from gasguard.pipeline import SafetyPipeline
 from gasguard.safety.interlock import PlantState, cold_start
 from gasguard.safety.snapshot import SnapshotError, restore
+from gasguard.storage.events import EventKind, EventRecord
 from gasguard.storage.snapshots import SnapshotStore
 from gasguard.storage.writer import ComponentStatus
 from gasguard.web.health import ComponentHealth
@@ -42,6 +43,9 @@ READING_PUSH_INTERVAL_S = 1.0
 
 SOURCE_RESTART_S = (1.0, 30.0)
 """A source task that fails is restarted after a backoff between these bounds (seconds)."""
+
+STORAGE_WATCH_S = 2.0
+"""How often the reading writer's health is checked for an outage or lost readings (seconds)."""
 
 
 class UnknownChannelError(KeyError):
@@ -290,6 +294,7 @@ class Runtime:
             asyncio.create_task(self.pipeline.run(), name="safety-pipeline"),
             asyncio.create_task(self.snapshots.run(), name="snapshot-store"),
             asyncio.create_task(run_valve_drivers(self.valves), name="valve-drivers"),
+            asyncio.create_task(self._watch_storage(), name="storage-watch"),
         ]
         tasks += [
             asyncio.create_task(self._supervise(name, factory), name=f"source-{name}")
@@ -327,6 +332,30 @@ class Runtime:
             self.snapshots.save(to_snapshot(self.pipeline.state), saved_at=self.clock())
             await self.snapshots.flush()
         await close_valve_drivers(self.valves)
+
+    async def _watch_storage(self, every_s: float = STORAGE_WATCH_S) -> None:
+        """Raise a health event (stored when possible, pushed live at once) when the reading writer
+        starts buffering for an outage, starts dropping readings, or recovers: operators learn of it
+        on the dashboard and in the event log, not only from ``/api/v1/health``."""
+        last = ComponentStatus.OK
+        last_dropped = 0
+        while True:
+            await asyncio.sleep(every_s)
+            health = self.services.writer.health()
+            if health.status is last and health.dropped == last_dropped:
+                continue
+            if health.dropped > last_dropped:
+                reason = f"readings lost: the outage buffer of {health.capacity} is full ({health.dropped} dropped)"
+            elif health.status is ComponentStatus.OK:
+                reason = "database reachable again; buffered readings written"
+            else:
+                reason = f"database unreachable; buffering readings ({health.buffered} of {health.capacity})"
+            last, last_dropped = health.status, health.dropped
+            payload = {"component": "reading_writer", "status": health.status.value, "dropped": health.dropped}
+            log.warning("storage health: %s", reason)
+            self.services.recorder.submit(
+                [EventRecord(self.clock(), EventKind.HEALTH, None, "reading_writer", None, reason, payload)]
+            )
 
     async def _supervise(self, name: str, factory: SourceFactory) -> None:
         status = self.sources[name]

@@ -128,6 +128,7 @@ def test_beyond_the_buffer_the_oldest_readings_go_and_health_says_so(
             switch = DatabaseSwitch(runtime.services.engine)
             app = create_app(runtime.services.settings, runtime.services)
             await commission(runtime)
+            health_feed = runtime.bus.subscribe(topics=("health",))
             switch.down = True
             await submit(runtime, *(Reading("k1", 100.0 + i, 1.0 + i) for i in range(BUFFER + 500)))
             status, health = await _health(app)
@@ -136,6 +137,14 @@ def test_beyond_the_buffer_the_oldest_readings_go_and_health_says_so(
             assert (writer["detail"]["buffered"], writer["detail"]["dropped"]) == (BUFFER, 500)
             metrics = (await _get(app, "/metrics")).text.splitlines()
             assert "gasguard_readings_dropped 500.0" in metrics  # what a Prometheus alert rule would fire on
+            # operators are told live (and in the event log once it can be written), not only monitoring
+            async with asyncio.timeout(10):
+                while True:
+                    message = await health_feed.get()
+                    if message.payload.get("source") == "reading_writer":
+                        break
+            assert message.payload["payload"] == {"component": "reading_writer", "status": "down", "dropped": 500}
+            assert message.payload["reason"].startswith("readings lost")
             # the safety core does not care: gas still trips the zone and closes the valve
             await submit(runtime, Reading("k2", 15_000.0, 5_000.0))
             assert zone(runtime, "kitchen")["tripped"]
