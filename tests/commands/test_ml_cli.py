@@ -94,7 +94,7 @@ def test_evaluate_concentration_drift_protocol(drift_root: Path) -> None:
     assert out["batches_present"] == [1, 2, 3, 4, 5, 6, 8]
     assert out["test_batches"] == [6, 8]
     assert set(out["per_gas"]) == {"ethanol", "ethylene", "ammonia"}
-    assert set(out["baselines"]) == {"gasguard_lightgbm_per_gas_log_ppm", "plain_xgboost_raw_ppm"}
+    assert set(out["baselines"]) == {"gasguard_lightgbm_per_gas_ppm", "plain_xgboost_raw_ppm"}
     assert out["r2"] > 0.8
     assert set(out["per_batch_r2"]) == {"batch6", "batch8"}
 
