@@ -8,7 +8,8 @@ run stays within minutes on a CPU, and says so in its output.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -58,9 +59,25 @@ class TorchClassifier(ClassifierBase):
     def _standardize(self, X: FloatArray) -> torch.Tensor:
         return torch.as_tensor((np.asarray(X, dtype=np.float64) - self._mean) / self._std, dtype=torch.float32)
 
-    def _fit(self, X: FloatArray, y_idx: np.ndarray[Any, np.dtype[np.int64]]) -> None:
-        # one thread: small nets on a shared CPU train several times faster than with contended threads
+    @contextmanager
+    def _threads(self) -> Iterator[None]:
+        """Run with ``num_threads`` torch threads, then restore the caller's setting.
+
+        One thread: small nets on a shared CPU train several times faster than with contended threads,
+        and a fixed thread count keeps the float sums, and so the results, the same run after run.
+        """
+        previous = torch.get_num_threads()
         torch.set_num_threads(self.num_threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
+
+    def _fit(self, X: FloatArray, y_idx: np.ndarray[Any, np.dtype[np.int64]]) -> None:
+        with self._threads():
+            self._train(X, y_idx)
+
+    def _train(self, X: FloatArray, y_idx: np.ndarray[Any, np.dtype[np.int64]]) -> None:
         torch.manual_seed(self.seed)
         generator = torch.Generator().manual_seed(self.seed)
         self._mean = X.mean(axis=0)
@@ -91,6 +108,6 @@ class TorchClassifier(ClassifierBase):
     def predict_proba_many(self, X: FloatArray) -> FloatArray:
         if self.net is None:
             raise RuntimeError("model is not trained")
-        with torch.no_grad():
+        with self._threads(), torch.no_grad():
             logits = self.net(self._standardize(X))
             return np.asarray(torch.softmax(logits, dim=1).numpy(), dtype=np.float64)
