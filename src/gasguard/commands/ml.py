@@ -150,14 +150,17 @@ def evaluate_concentration(
     if dataset is not SensorDataset.drift:
         raise typer.BadParameter("only --dataset drift has concentration labels")
     try:
-        result = evaluate_concentration_drift(data_root(data), protocol.value, EvalSettings(seed=seed))
+        result = evaluate_concentration_drift(
+            data_root(data), protocol.value, EvalSettings(seed=seed), keep_predictions=report is not None
+        )
     except DatasetError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    predictions = result.pop("predictions", None)
     if report is not None:
         from gasguard.ml.report import write_report
 
-        result["report"] = str(write_report(result, report, kind="concentration"))
+        result["report"] = str(write_report(result, report, kind="concentration", predictions=predictions))
     lines = [
         f"drift / {protocol.value}: R² {result['r2']:.4f} RMSE {result['rmse_ppm']:.1f} ppm "
         f"MAE {result['mae_ppm']:.1f} ppm"

@@ -389,7 +389,7 @@ def _drift_header(ds: datasets.DriftData, protocol: str, folds: list[protocols.F
 
 
 def evaluate_concentration_drift(
-    data: Path | str, protocol: str, settings: EvalSettings | None = None
+    data: Path | str, protocol: str, settings: EvalSettings | None = None, keep_predictions: bool = False
 ) -> dict[str, Any]:
     """ppm on the UCI drift set.
 
@@ -398,6 +398,8 @@ def evaluate_concentration_drift(
     LightGBM alternative with the same design, and a plain pooled XGBoost on ppm from the raw values
     with no gas information.
     ``with_true_gas`` shows the GasGuard regressor given the true gas, to separate the two errors.
+    With ``keep_predictions`` the result also holds every test row's truth and predictions under
+    ``predictions`` (for reports; too long for a summary).
     """
     cfg = settings or EvalSettings()
     t0 = time.perf_counter()
@@ -462,5 +464,15 @@ def evaluate_concentration_drift(
             "plain_xgboost_raw_ppm": summary("plain"),
         },
     }
+    if keep_predictions:
+        result["predictions"] = {
+            "ppm_true": y.tolist(),
+            "gas": g.tolist(),
+            "batch": np.concatenate([ds.batch[te] for _tr, te, _names in runs]).tolist(),
+            result["model"]: np.concatenate(preds["main"]).tolist(),
+            "gasguard_with_true_gas": np.concatenate(preds["true_gas"]).tolist(),
+            "gasguard_lightgbm_per_gas_ppm": np.concatenate(preds["lightgbm"]).tolist(),
+            "plain_xgboost_raw_ppm": np.concatenate(preds["plain"]).tolist(),
+        }
     result.update({"settings": asdict(cfg), "elapsed_s": round(time.perf_counter() - t0, 2)})
     return result
