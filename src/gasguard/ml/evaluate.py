@@ -1,9 +1,10 @@
 """Evaluations behind ``gasguard evaluate``: every model of a run sees the same split.
 
 Each function returns one JSON-ready dict: the GasGuard model's figures at the top level and the
-baselines (the paper's 1D CNN and a plain model on the raw values) under ``baselines``, trained in
-the same run on the same rows. Multi-fold protocols pool the test predictions of all folds for the
-headline figures and list each fold too.
+baselines (the paper's 1D CNN, DNN and LSTM and a plain LightGBM, on the raw values; any subset)
+under ``baselines``, trained in the same run on the same rows. Multi-fold protocols pool the test
+predictions of all folds for the headline figures and list each fold too; folds that share their
+training rows (the drift protocol's test batches) share one trained model.
 """
 
 from __future__ import annotations
