@@ -97,3 +97,25 @@ def test_gap_restarts_the_stream_history() -> None:
         a.update({k: v + 3 * i for k, v in FIRST.items()}, ts=2.0 * i)
     after_gap = a.update(FIRST, ts=1000.0)
     assert after_gap == b.update(FIRST, ts=5.0)
+
+
+def test_streams_in_parallel_threads_match_one_at_a_time() -> None:
+    """Each stream owns its LightGBM single-row predictor, so zones served from different threads
+    never share buffers: the answers are those of running the streams one after the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(5)
+    walks = [np.asarray(list(FIRST.values())) + np.cumsum(rng.normal(0, 3, size=(300, 7)), axis=0) for _ in range(4)]
+
+    def run(walk: np.ndarray) -> list[tuple[float, ...]]:
+        clf = load_default_gas_classifier()
+        out = []
+        for i, row in enumerate(walk):
+            p = clf.update(dict(zip(FIRST, row.tolist(), strict=True)), ts=2.0 * i)
+            out.append(tuple(p.probabilities.values()))
+        return out
+
+    sequential = [run(w) for w in walks]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(run, walks))
+    assert parallel == sequential
