@@ -100,3 +100,30 @@ def test_warm_start_from_an_export_reproduces_it(tmp_path: Path) -> None:
     assert got == pytest.approx(onnx_logits(path, clips), abs=1e-4)
     with pytest.raises(ValueError, match="does not fit"):
         load_onnx_weights(PlumeNet(3, 8), path, clip_inputs(clips.grey[0]))
+
+
+def test_served_mask_uses_the_threshold_chosen_for_the_model(tmp_path: Path) -> None:
+    model = tmp_path / "plume.onnx"
+    shutil.copy(artifact_path(DEFAULT_SEG_MODEL), model)
+    meta = json.loads(artifact_path(DEFAULT_SEG_MODEL).with_suffix(".json").read_text())
+    params = random_scene(np.random.default_rng(21), 21, leak_probability=1.0, frames=6, leak_rate_g_s=4.0)
+    frames = simulate_clip(params).grey()
+    fractions = {}
+    for threshold in (-1e9, 1e9):  # every pixel / no pixel of a leak frame
+        meta["mask_logit_threshold"] = threshold
+        model.with_suffix(".json").write_text(json.dumps(meta))
+        results = [PlumeDetector(model, threshold=0.0).process(f, index=i) for i, f in enumerate(frames[:1])]
+        fractions[threshold] = results[0].mask_fraction
+    assert fractions == {-1e9: 1.0, 1e9: 0.0}
+
+
+def test_evaluation_mask_threshold_moves_the_pixel_scores() -> None:
+    from gasguard.vision.seg_data import ClipSet
+    from gasguard.vision.seg_eval import score_logits
+
+    mask = np.zeros((1, 6, 4, 4), bool)
+    mask[:, :, :2] = True
+    clips = ClipSet(np.zeros((1, 6, 4, 4), np.uint8), mask, np.ones((1, 6), bool))
+    logits = np.where(mask, 1.0, -0.5).astype(np.float32)
+    assert score_logits(logits, clips, None, mask_threshold=0.0)["pixels"]["iou"] == 1.0
+    assert score_logits(logits, clips, None, mask_threshold=-1.0)["pixels"]["iou"] == 0.5

@@ -76,6 +76,7 @@ class PlumeDetector:
         cal = self.meta.get("calibration", {"a": 1.0, "b": 0.0})
         self.calibration = (float(cal["a"]), float(cal["b"]))
         self.smoothing = float(self.meta.get("score_smoothing", 1.0))
+        self.mask_threshold = float(self.meta.get("mask_logit_threshold", 0.0))
         self.threshold = threshold
         self._evidence: float | None = None
         self.session = make_session(self.model_path, threads)
@@ -108,7 +109,7 @@ class PlumeDetector:
         self._evidence = evidence
         score = float(leak_probability(np.asarray(evidence, dtype=np.float64), *self.calibration))
         leak = score >= self.threshold
-        small = (logits > 0) & leak
+        small = (logits > self.mask_threshold) & leak
         mask = cv2.resize(small.astype(np.uint8), (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
         return Detection(idx, score, leak, mask, float(small.mean()))
 

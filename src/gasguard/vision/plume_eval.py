@@ -57,7 +57,8 @@ def evaluate_plume_model(
     calibration = (float(cal["a"]), float(cal["b"])) if cal else None
     warmup = int(meta.get("warmup_frames", 4))
     smoothing = float(meta.get("score_smoothing", 1.0))
-    report = score_logits(onnx_logits(path, clips, threads), clips, calibration, warmup, smoothing)
+    mask_threshold = float(meta.get("mask_logit_threshold", 0.0))
+    report = score_logits(onnx_logits(path, clips, threads), clips, calibration, warmup, smoothing, mask_threshold)
     report["data"] = {
         "scenes": len(clips),
         "frames_per_scene": int(clips.grey.shape[1]),

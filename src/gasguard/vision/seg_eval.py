@@ -54,16 +54,18 @@ def score_logits(
     calibration: tuple[float, float] | None,
     warmup: int = 4,
     smoothing: float = 1.0,
+    mask_threshold: float = 0.0,
 ) -> dict[str, Any]:
     """Metrics on frames ``warmup..`` of every clip. Without calibration the frame decision is
     "any pixel logit above 0 in at least k pixels" (statistic > 0). ``smoothing`` is the rate of the
-    running average of the frame statistic (see ``smooth_scores``)."""
+    running average of the frame statistic (see ``smooth_scores``); a pixel of a leak frame is gas
+    where its logit exceeds ``mask_threshold``."""
     stat = smooth_scores(frame_statistic(logits), smoothing)[:, warmup:]
     truth_leak = clips.leak[:, warmup:]
     prob = leak_probability(stat, 1.0, 0.0) if calibration is None else leak_probability(stat, *calibration)
     decided = prob >= 0.5
     # The served mask is empty when the frame is judged leak-free.
-    pred_mask = (logits[:, warmup:] > 0) & decided[..., None, None]
+    pred_mask = (logits[:, warmup:] > mask_threshold) & decided[..., None, None]
     truth_mask = clips.mask[:, warmup:]
     pixels = pixel_scores(pred_mask, truth_mask)
     leak_frames = truth_leak

@@ -257,6 +257,25 @@ def choose_smoothing(logits: np.ndarray, val_set: ClipSet) -> tuple[float, tuple
     return best[1], best[2]
 
 
+#: Candidate pixel logit thresholds for the served mask, tried on the validation scenes.
+MASK_THRESHOLDS = (-1.0, -0.5, 0.0, 0.5)
+
+
+def choose_mask_threshold(
+    logits: np.ndarray, val_set: ClipSet, calibration: tuple[float, float], smoothing: float
+) -> float:
+    """The pixel logit threshold with the best validation IoU (BCE with a positive weight and Dice
+    do not put the IoU-optimal cut exactly at logit 0). Validation scenes only."""
+    from gasguard.vision.seg_eval import score_logits
+
+    scores = {
+        th: score_logits(logits, val_set, calibration, WARMUP_FRAMES, smoothing, th)["pixels"]["iou"]
+        for th in MASK_THRESHOLDS
+    }
+    log.info("validation IoU by mask threshold: %s", scores)
+    return max(MASK_THRESHOLDS, key=lambda th: (scores[th], -abs(th)))
+
+
 def finalize(cfg: SegTrainConfig, onnx_path: Path) -> dict[str, Any]:
     """Load the best weights, fit the leak-score calibration on validation scenes, export to ONNX."""
     import torch
@@ -269,12 +288,14 @@ def finalize(cfg: SegTrainConfig, onnx_path: Path) -> dict[str, Any]:
     model.eval()
     logits = predict_logits(model, val_set)
     smoothing, (a, b) = choose_smoothing(logits, val_set)
+    mask_threshold = choose_mask_threshold(logits, val_set, (a, b), smoothing)
     export_onnx(model, onnx_path, cfg.height, cfg.width)
     meta = {
         "kind": "plume-segmentation",
         "input": {"channels": list(CHANNELS), "height": cfg.height, "width": cfg.width},
         "calibration": {"a": a, "b": b},
         "score_smoothing": smoothing,
+        "mask_logit_threshold": mask_threshold,
         "warmup_frames": WARMUP_FRAMES,
         "train_config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
     }
