@@ -46,22 +46,27 @@ def plot_confusion(confusion: Sequence[Sequence[int]], classes: Sequence[str], t
     return path
 
 
-def plot_bars(values: Mapping[str, Mapping[str, float]], ylabel: str, title: str, path: Path) -> Path:
-    """Grouped bars: ``{model: {group: value}}`` (per fold, per batch or per gas)."""
+def plot_bars(
+    values: Mapping[str, Mapping[str, float]], ylabel: str, title: str, path: Path, floor: float | None = None
+) -> Path:
+    """Grouped bars: ``{model: {group: value}}`` (per fold, per batch or per gas). With ``floor``, lower
+    values are drawn at the floor (an R² of -18 would flatten every other bar) and the axis says so."""
     plt = _pyplot()
     models = list(values)
     groups = sorted({g for v in values.values() for g in v})
     width = 0.8 / max(len(models), 1)
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(groups) + 2), 4))
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(groups) + 2), 4.5))
     for k, m in enumerate(models):
         xs = [i + k * width for i in range(len(groups))]
-        ax.bar(xs, [values[m].get(g, float("nan")) for g in groups], width=width, label=m)
+        ys = [values[m].get(g, float("nan")) for g in groups]
+        if floor is not None:
+            ys = [max(y, floor) for y in ys]
+        ax.bar(xs, ys, width=width, label=m)
     ax.set_xticks([i + width * (len(models) - 1) / 2 for i in range(len(groups))], groups)
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(ylabel if floor is None else f"{ylabel} (values below {floor:g} drawn at {floor:g})")
     ax.set_title(title)
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=min(3, len(models)))
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -153,11 +158,11 @@ def write_report(
         rows = [[g, v["r2"], v["rmse_ppm"], v["mae_ppm"], v["n"]] for g, v in result["per_gas"].items()]
         lines += _table(["gas", "R²", "RMSE ppm", "MAE ppm", "rows"], rows)
         per_gas = {n: {g: v["r2"] for g, v in r["per_gas"].items()} for n, r in models.items()}
-        png = plot_bars(per_gas, "R²", "R² per gas", out_dir / "r2_per_gas.png")
+        png = plot_bars(per_gas, "R²", "R² per gas", out_dir / "r2_per_gas.png", floor=-1.0)
         lines += [f"![R² per gas]({png.name})", ""]
         if "per_batch_r2" in result:
             per_batch = {n: r.get("per_batch_r2", {}) for n, r in models.items()}
-            png = plot_bars(per_batch, "R²", "R² per test batch", out_dir / "r2_per_batch.png")
+            png = plot_bars(per_batch, "R²", "R² per test batch", out_dir / "r2_per_batch.png", floor=-1.0)
             lines += [f"![R² per test batch]({png.name})", ""]
         if predictions is not None:
             lines += _write_predictions(predictions, out_dir, main)
