@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from gasguard.config import parse_site_config
 from gasguard.ingest.discovery import discovery_messages
-from gasguard.ingest.mqtt import BrokerAddress, make_client, parse_mqtt_url
+from gasguard.ingest.mqtt import BrokerAddress, make_client
 from gasguard.runtime import Runtime
 from gasguard.serving import build_live_app
 from gasguard.web.services import Services
@@ -46,20 +45,6 @@ SITE = {
         }
     ]
 }
-
-
-@pytest.fixture
-def broker() -> BrokerAddress:
-    address = parse_mqtt_url(BROKER_URL)
-    try:
-        with socket.create_connection((address.host, address.port), timeout=2):
-            pass
-    except OSError as exc:
-        message = f"MQTT broker {address.host}:{address.port} unreachable: {exc}"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(message)
-        pytest.skip(message)
-    return address
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -20,22 +19,7 @@ import pytest
 from gasguard.actuators.base import RetryingValve, ValveDriverError
 from gasguard.actuators.mqtt import MqttValve, parse_valve_state, valve_base_topic
 from gasguard.domain import Event, ValveAction, ValveDriverFailed, ValveFeedback, ValvePosition
-from gasguard.ingest.mqtt import BrokerAddress, make_client, parse_mqtt_url
-
-BROKER = parse_mqtt_url(os.environ.get("GASGUARD_TEST_MQTT_URL", "mqtt://127.0.0.1:1883"))
-
-
-@pytest.fixture
-def broker() -> BrokerAddress:
-    try:
-        with socket.create_connection((BROKER.host, BROKER.port), timeout=2):
-            pass
-    except OSError as exc:
-        message = f"MQTT broker {BROKER.host}:{BROKER.port} unreachable: {exc}"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(message)
-        pytest.skip(message)
-    return BROKER
+from gasguard.ingest.mqtt import BrokerAddress, make_client
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -23,21 +22,6 @@ from gasguard.ingest.mqtt import BrokerAddress, MqttPublisher, MqttReadingSource
 from gasguard.notify import Message
 
 pytestmark = pytest.mark.server
-
-BROKER = parse_mqtt_url(os.environ.get("GASGUARD_TEST_MQTT_URL", "mqtt://127.0.0.1:1883"))
-
-
-@pytest.fixture
-def broker() -> BrokerAddress:
-    try:
-        with socket.create_connection((BROKER.host, BROKER.port), timeout=2):
-            pass
-    except OSError as exc:
-        message = f"MQTT broker {BROKER.host}:{BROKER.port} unreachable: {exc}"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(message)
-        pytest.skip(message)
-    return BROKER
 
 
 @pytest.fixture
