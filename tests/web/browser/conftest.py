@@ -206,8 +206,10 @@ def _wait_until_ready(client: httpx.Client, process: subprocess.Popen[bytes], lo
     pytest.fail(f"gasguard serve did not answer within {STARTUP_TIMEOUT_S} s:\n{log_path.read_text(errors='replace')}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Browser]:
+    """One browser per test module: Playwright's sync API keeps an event loop running in the main thread
+    while it is open, so a session-wide browser would break every later test that calls ``asyncio.run``."""
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=15_000)
