@@ -29,7 +29,7 @@ from gasguard.ingest.mqtt import BrokerAddress
 from gasguard.notify import FanoutBus, Message
 from gasguard.pipeline import SafetyPipeline
 from gasguard.safety.interlock import PlantState, cold_start
-from gasguard.safety.snapshot import SnapshotError, restore
+from gasguard.safety.snapshot import SnapshotError, restore, to_snapshot
 from gasguard.storage.events import EventKind, EventRecord
 from gasguard.storage.snapshots import SnapshotStore
 from gasguard.storage.writer import ComponentStatus
@@ -187,6 +187,7 @@ class Runtime:
         initial_outputs: Sequence[Output],
         *,
         valves: Mapping[str, ValveDriver],
+        snapshots: SnapshotStore,
         clock: Callable[[], float],
         tick_s: float,
     ) -> None:
@@ -195,7 +196,7 @@ class Runtime:
         self.bus: FanoutBus = services.bus
         self.clock = clock
         self.valves = dict(valves)
-        self.snapshots = SnapshotStore(services.session_factory)
+        self.snapshots = snapshots
         self.pipeline = SafetyPipeline(
             state,
             valves=self.valves,
@@ -218,11 +219,13 @@ class Runtime:
         self._zone_of_valve: dict[str, str] = {}
         self._names: dict[str, str] = {}
         self._site_of_zone: dict[str, str] = {}
+        self._units: dict[str, str] = {}
         for site_entry, zone in site.zones():
             self._site_of_zone[zone.id] = site_entry.id
             self._names[zone.id] = zone.name or zone.id
             for ch in zone.channels:
                 self._zone_of_channel[ch.id] = zone.id
+                self._units[ch.id] = ch.unit.value
                 self._names[ch.id] = ch.name or ch.id
             for valve in zone.valves:
                 self._zone_of_valve[valve.id] = zone.id
@@ -327,8 +330,6 @@ class Runtime:
         with contextlib.suppress(Exception):
             await self.pipeline.drain()
         with contextlib.suppress(Exception):
-            from gasguard.safety.snapshot import to_snapshot
-
             self.snapshots.save(to_snapshot(self.pipeline.state), saved_at=self.clock())
             await self.snapshots.flush()
         await close_valve_drivers(self.valves)
@@ -425,7 +426,7 @@ class Runtime:
         }
 
     def latest_readings(self, zone: str | None = None) -> list[dict[str, Any]]:
-        units = {ch.id: ch.unit.value for _, z in self.site.zones() for ch in z.channels}
+        units = self._units
         rows = []
         for cid, zid in self._zone_of_channel.items():
             if zone is not None and zid != zone:
@@ -634,6 +635,7 @@ def build_runtime(
         state,
         outputs,
         valves=valves,
+        snapshots=store,
         clock=clock,
         tick_s=tick_s,
     )

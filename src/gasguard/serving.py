@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import uvicorn
 
 from gasguard.config import SiteConfig
+from gasguard.domain import Output, Reading
 from gasguard.identify import ZoneGasIdentifier
 from gasguard.ingest.mqtt import MqttPublisher, MqttReadingSource, parse_mqtt_url
 from gasguard.runtime import Runtime, UnknownChannelError, build_runtime
@@ -129,8 +130,8 @@ def attach_home_assistant(runtime: Runtime, settings: ServiceSettings, publisher
         publisher.enqueue(topic, payload, retain=True)
     states = HomeAssistantStates(runtime.site, prefix=prefix)
 
-    def observe(item: object) -> None:
-        for topic, payload in states.state_messages(item):  # type: ignore[arg-type]
+    def observe(item: Reading | Output) -> None:
+        for topic, payload in states.state_messages(item):
             publisher.enqueue(topic, payload, retain=True)
 
     runtime.add_observer(observe)

@@ -97,25 +97,20 @@ class DemoPlant:
 
     # ------------------------------------------------------------------ story
 
-    def _valve_closed(self, valve: str | None) -> bool:
+    def _valve_is(self, valve: str | None, position: ValvePosition) -> bool:
+        """Where the valve physically is: the simulated driver's position, else the core's belief."""
         if valve is None:
             return False
-        driver = self.runtime.valves.get(valve)
-        position = getattr(driver, "position", None)
-        if position is not None:
-            return bool(position is ValvePosition.CLOSED)
-        states = {v["id"]: v["state"] for v in self.runtime.valves_view()}
-        return states.get(valve) == "closed"
+        actual = getattr(self.runtime.valves.get(valve), "position", None)
+        if actual is not None:
+            return bool(actual is position)
+        return any(v["id"] == valve and v["state"] == position.value for v in self.runtime.valves_view())
+
+    def _valve_closed(self, valve: str | None) -> bool:
+        return self._valve_is(valve, ValvePosition.CLOSED)
 
     def _valve_open(self, valve: str | None) -> bool:
-        if valve is None:
-            return False
-        driver = self.runtime.valves.get(valve)
-        position = getattr(driver, "position", None)
-        if position is not None:
-            return bool(position is ValvePosition.OPEN)
-        states = {v["id"]: v["state"] for v in self.runtime.valves_view()}
-        return states.get(valve) == "open"
+        return self._valve_is(valve, ValvePosition.OPEN)
 
     def _enter(self, phase: Phase) -> None:
         self.story.phase = phase
