@@ -162,6 +162,16 @@ class LightGBMClassifier(ClassifierBase):
         return model
 
 
+def _proba_by_class(estimator: Any, X: FloatArray, n_classes: int) -> FloatArray:
+    """A fitted scikit-learn estimator's probabilities as one column per class of the model, zeros
+    for classes it never saw in training (its ``classes_`` are class indices)."""
+    if estimator is None:
+        raise RuntimeError("model is not trained")
+    proba = np.zeros((len(X), n_classes))
+    proba[:, estimator.classes_] = estimator.predict_proba(np.asarray(X, dtype=np.float64))
+    return proba
+
+
 class LogisticClassifier(ClassifierBase):
     """Standardised multinomial logistic regression: the 'plain model' baseline on raw values."""
 
@@ -179,11 +189,7 @@ class LogisticClassifier(ClassifierBase):
         self._pipe.fit(X, y_idx)
 
     def predict_proba_many(self, X: FloatArray) -> FloatArray:
-        if self._pipe is None:
-            raise RuntimeError("model is not trained")
-        proba = np.zeros((len(X), len(self.classes)))
-        proba[:, self._pipe.classes_] = self._pipe.predict_proba(np.asarray(X, dtype=np.float64))
-        return proba
+        return _proba_by_class(self._pipe, X, len(self.classes))
 
 
 class SvmClassifier(ClassifierBase):
@@ -212,11 +218,7 @@ class SvmClassifier(ClassifierBase):
         self._pipe.fit(X, y_idx)
 
     def predict_proba_many(self, X: FloatArray) -> FloatArray:
-        if self._pipe is None:
-            raise RuntimeError("model is not trained")
-        proba = np.zeros((len(X), len(self.classes)))
-        proba[:, self._pipe.classes_] = self._pipe.predict_proba(np.asarray(X, dtype=np.float64))
-        return proba
+        return _proba_by_class(self._pipe, X, len(self.classes))
 
 
 class ExtraTreesModel(ClassifierBase):
@@ -238,11 +240,7 @@ class ExtraTreesModel(ClassifierBase):
         self._model.fit(X, y_idx)
 
     def predict_proba_many(self, X: FloatArray) -> FloatArray:
-        if self._model is None:
-            raise RuntimeError("model is not trained")
-        proba = np.zeros((len(X), len(self.classes)))
-        proba[:, self._model.classes_] = self._model.predict_proba(np.asarray(X, dtype=np.float64))
-        return proba
+        return _proba_by_class(self._model, X, len(self.classes))
 
 
 class SoftVoteClassifier(ClassifierBase):

@@ -21,7 +21,7 @@ from gasguard.auth import LoginRateLimiter, TokenHasher
 from gasguard.notify import FanoutBus, Message
 from gasguard.settings import ServiceSettings
 from gasguard.storage.engine import create_engine_for, make_session_factory
-from gasguard.storage.events import EventRecord
+from gasguard.storage.events import EventKind, EventRecord, add_event
 from gasguard.storage.migrate import check_schema_current, upgrade_to_head
 from gasguard.storage.recorder import EventRecorder
 from gasguard.storage.writer import ComponentStatus, ReadingWriter
@@ -61,6 +61,18 @@ class Services:
             anyio.from_thread.run_sync(deliver)
         except RuntimeError:  # not in a worker thread: already on the event loop
             deliver()
+
+    def record_audit(
+        self, session: Session, *, ts: float, source: str, actor: str, reason: str, payload: dict[str, Any]
+    ) -> EventRecord:
+        """Store one audit event with the request's other changes (one commit), then publish it, so an
+        account or sign-in change is never pushed live before it is stored."""
+        event = add_event(
+            session, kind=EventKind.AUDIT, ts=ts, source=source, actor=actor, reason=reason, payload=payload
+        )
+        session.commit()
+        self.publish_stored([event])
+        return event
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -7,7 +7,6 @@ import math
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from gasguard.auth import authenticate_password, create_session, revoke_session
-from gasguard.storage.events import EventKind, add_event
 from gasguard.web.deps import Authenticated, ServicesDep, SessionDep, client_address
 from gasguard.web.schemas import LoginRequest, MePublic, TokenPublic
 
@@ -32,31 +31,25 @@ def login(body: LoginRequest, request: Request, services: ServicesDep, session: 
     user = authenticate_password(session, username=body.username, password=body.password)
     if user is None:
         limiter.record_failure(body.username, client)
-        event = add_event(
+        services.record_audit(
             session,
-            kind=EventKind.AUDIT,
             ts=now,
             source="auth.login",
             actor=body.username[:64],
             reason="sign-in failed",
             payload={"client": client, "accepted": False},
         )
-        session.commit()
-        services.publish_stored([event])
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="wrong username or password")
     limiter.record_success(body.username, client)
     issued = create_session(session, user=user, hasher=services.hasher, now=now, ttl_s=services.settings.session_ttl_s)
-    event = add_event(
+    services.record_audit(
         session,
-        kind=EventKind.AUDIT,
         ts=now,
         source="auth.login",
         actor=user.username,
         reason="signed in",
         payload={"client": client, "accepted": True},
     )
-    session.commit()
-    services.publish_stored([event])
     return TokenPublic(access_token=issued.token, expires_at=issued.expires_at, username=user.username, role=user.role)
 
 

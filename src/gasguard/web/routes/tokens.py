@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from gasguard.auth import AuthError, create_device_token, list_device_tokens, revoke_token
-from gasguard.storage.events import EventKind, add_event
 from gasguard.web.deps import AdminUser, ServicesDep, SessionDep
 from gasguard.web.schemas import DeviceTokenCreate, DeviceTokenIssued, DeviceTokenPublic, Reason
 
@@ -34,17 +33,14 @@ def post_token(
     except AuthError as exc:
         code = status.HTTP_409_CONFLICT if "exists" in str(exc) else 422
         raise HTTPException(code, detail=str(exc)) from None
-    event = add_event(
+    services.record_audit(
         session,
-        kind=EventKind.AUDIT,
         ts=now,
         source=f"token:{body.name}",
         actor=admin.name,
         reason=body.reason,
         payload={"action": "token.create", "token_id": issued.id},
     )
-    session.commit()
-    services.publish_stored([event])
     return DeviceTokenIssued(id=issued.id, name=body.name, token=issued.token)
 
 
@@ -61,15 +57,12 @@ def delete_token(
         revoked = revoke_token(session, now=now, token_id=token_id)
     except AuthError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
-    event = add_event(
+    services.record_audit(
         session,
-        kind=EventKind.AUDIT,
         ts=now,
         source=f"token:{revoked.name}",
         actor=admin.name,
         reason=reason,
         payload={"action": "token.revoke", "token_id": token_id},
     )
-    session.commit()
-    services.publish_stored([event])
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 
 from gasguard.auth import AuthError, PasswordPolicyError, create_user, list_users, update_user
-from gasguard.storage.events import EventKind, add_event
 from gasguard.web.deps import AdminUser, ServicesDep, SessionDep
 from gasguard.web.schemas import UserCreate, UserPublic, UserUpdate
 
@@ -30,17 +29,14 @@ def post_user(body: UserCreate, admin: AdminUser, services: ServicesDep, session
     except AuthError as exc:
         code = status.HTTP_409_CONFLICT if "exists" in str(exc) else 422
         raise HTTPException(code, detail=str(exc)) from None
-    event = add_event(
+    services.record_audit(
         session,
-        kind=EventKind.AUDIT,
         ts=now,
         source=f"user:{user.username}",
         actor=admin.name,
         reason=body.reason,
         payload={"action": "user.create", "role": str(user.role)},
     )
-    session.commit()
-    services.publish_stored([event])
     return UserPublic(username=user.username, role=user.role, active=user.active, created_at=user.created_at)
 
 
@@ -59,15 +55,12 @@ def patch_user(
         code = status.HTTP_404_NOT_FOUND if str(exc).startswith("no user") else status.HTTP_409_CONFLICT
         raise HTTPException(code, detail=str(exc)) from None
     changes = body.model_dump(exclude={"reason"}, exclude_none=True)
-    event = add_event(
+    services.record_audit(
         session,
-        kind=EventKind.AUDIT,
         ts=now,
         source=f"user:{username}",
         actor=admin.name,
         reason=body.reason,
         payload={"action": "user.update", **{k: str(v) if not isinstance(v, bool) else v for k, v in changes.items()}},
     )
-    session.commit()
-    services.publish_stored([event])
     return UserPublic(username=user.username, role=user.role, active=user.active, created_at=user.created_at)
