@@ -142,3 +142,14 @@ def test_unknown_backend_is_refused() -> None:
 def test_percent_lel_uses_the_cited_table() -> None:
     assert percent_lel(6_600, "ethanol") == pytest.approx(20.0)  # ethanol LEL 3.3 vol %
     assert percent_lel(3_100, "ethanol", basis="iec") == pytest.approx(10.0)
+
+
+def test_svm_kernel_width_scales_scikit_learns_default() -> None:
+    """``gamma_scale`` multiplies the "scale" gamma, 1 / (features x variance of the standardised
+    features); a smaller gamma gives a wider kernel and smoother class boundaries."""
+    X, y = _blobs()
+    default = SvmClassifier(NAMES).learn_many(X, y)
+    wide = SvmClassifier(NAMES, gamma_scale=0.5).learn_many(X, y)
+    assert default._pipe[-1].gamma == pytest.approx(1 / len(NAMES))
+    assert wide._pipe[-1].gamma == pytest.approx(0.5 / len(NAMES))
+    assert (wide.predict_many(X) == y).mean() > 0.95

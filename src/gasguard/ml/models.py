@@ -16,6 +16,7 @@ rows). ``log_target=True`` is kept for data that spans decades evenly.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -202,10 +203,11 @@ class SvmClassifier(ClassifierBase):
     cross-validation errors into 98 (5 folds inside the 5,357 training rows of the seed-0 split).
     """
 
-    def __init__(self, feature_names: Sequence[str], C: float = 100.0, seed: int = 0) -> None:
+    def __init__(self, feature_names: Sequence[str], C: float = 100.0, seed: int = 0, gamma_scale: float = 1.0) -> None:
         super().__init__(feature_names)
         self.C = C
         self.seed = seed
+        self.gamma_scale = gamma_scale  # RBF width as a multiple of scikit-learn's "scale" gamma
         self._pipe: Any = None
 
     def _fit(self, X: FloatArray, y_idx: npt.NDArray[np.int64]) -> None:
@@ -213,9 +215,16 @@ class SvmClassifier(ClassifierBase):
         from sklearn.preprocessing import StandardScaler
         from sklearn.svm import SVC
 
-        svc = SVC(C=self.C, gamma="scale", probability=True, random_state=self.seed)
-        self._pipe = make_pipeline(StandardScaler(), svc)
-        self._pipe.fit(X, y_idx)
+        # scikit-learn 1.9 deprecates ``probability=True`` in favour of CalibratedClassifierCV, whose
+        # multi-class calibration is the one-vs-rest kind measured above; the project pins
+        # scikit-learn below 1.11 (where the parameter goes) and keeps libsvm's pairwise scaling.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*probability.*deprecated", category=FutureWarning)
+            scaled_var = float(StandardScaler().fit_transform(X).var())
+            gamma = self.gamma_scale / (X.shape[1] * scaled_var) if scaled_var > 0 else self.gamma_scale
+            svc = SVC(C=self.C, gamma=gamma, probability=True, random_state=self.seed)
+            self._pipe = make_pipeline(StandardScaler(), svc)
+            self._pipe.fit(X, y_idx)
 
     def predict_proba_many(self, X: FloatArray) -> FloatArray:
         return _proba_by_class(self._pipe, X, len(self.classes))
