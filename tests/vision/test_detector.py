@@ -147,11 +147,17 @@ def test_train_and_evaluate_plume_model_end_to_end(run_cli, tmp_path: Path) -> N
         "48",
         "--eval-every",
         "2",
+        "--batch-clips",
+        "2",
+        "--frames-per-clip",
+        "3",
         "--json",
     )
     assert r.exit_code == 0, r.output
     report = json.loads(r.stdout)
     assert report["steps"] >= 1 and Path(report["onnx"]).is_file()
+    train_config = json.loads(Path(report["onnx"]).with_suffix(".json").read_text())["train_config"]
+    assert (train_config["batch_clips"], train_config["frames_per_clip"]) == (2, 3)
     r = run_cli("evaluate", "vision-plume", "--model", report["onnx"], "--scenes", "2", "--json")
     assert r.exit_code == 0, r.output
     ev = json.loads(r.stdout)

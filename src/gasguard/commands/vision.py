@@ -249,6 +249,8 @@ def register(apps: CliApps) -> None:
         height: Annotated[int, typer.Option(min=24)] = 120,
         eval_every: Annotated[int, typer.Option(min=1)] = 100,
         lr: Annotated[float, typer.Option(min=1e-6, max=1.0, help="Peak learning rate (cosine decay per run).")] = 2e-3,
+        batch_clips: Annotated[int, typer.Option(min=1, help="Clips drawn (and augmented) per step.")] = 8,
+        frames_per_clip: Annotated[int, typer.Option(min=1, help="Frames cropped from each drawn clip.")] = 2,
         init_from: Annotated[
             Path | None,
             typer.Option(help="Warm start a fresh run from an exported PlumeNet (ONNX), e.g. the shipped one."),
@@ -272,6 +274,8 @@ def register(apps: CliApps) -> None:
             eval_every=eval_every,
             crop=crop,
             lr=lr,
+            batch_clips=batch_clips,
+            frames_per_clip=frames_per_clip,
             init_onnx=init_from,
         )
         if init_from is not None and not init_from.is_file():
