@@ -218,13 +218,14 @@ class SvmClassifier(ClassifierBase):
         # scikit-learn 1.9 deprecates ``probability=True`` in favour of CalibratedClassifierCV, whose
         # multi-class calibration is the one-vs-rest kind measured above; the project pins
         # scikit-learn below 1.11 (where the parameter goes) and keeps libsvm's pairwise scaling.
+        scaler = StandardScaler().fit(X)
+        scaled = scaler.transform(X)
+        scaled_var = float(scaled.var())  # "scale" gamma is 1 / (features x variance of the SVM's input)
+        gamma = self.gamma_scale / (X.shape[1] * scaled_var) if scaled_var > 0 else self.gamma_scale
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*probability.*deprecated", category=FutureWarning)
-            scaled_var = float(StandardScaler().fit_transform(X).var())
-            gamma = self.gamma_scale / (X.shape[1] * scaled_var) if scaled_var > 0 else self.gamma_scale
-            svc = SVC(C=self.C, gamma=gamma, probability=True, random_state=self.seed)
-            self._pipe = make_pipeline(StandardScaler(), svc)
-            self._pipe.fit(X, y_idx)
+            svc = SVC(C=self.C, gamma=gamma, probability=True, random_state=self.seed).fit(scaled, y_idx)
+        self._pipe = make_pipeline(scaler, svc)
 
     def predict_proba_many(self, X: FloatArray) -> FloatArray:
         return _proba_by_class(self._pipe, X, len(self.classes))
