@@ -76,7 +76,7 @@ def test_warm_start_from_an_export_reproduces_it(tmp_path: Path) -> None:
     pytest.importorskip("onnx")
     from gasguard.vision.plume_eval import onnx_logits
     from gasguard.vision.seg_data import ClipSet
-    from gasguard.vision.temporal import clip_inputs
+    from gasguard.vision.temporal import CHANNELS, clip_inputs, network_input
     from gasguard.vision.torch_seg import PlumeNet
     from gasguard.vision.train_seg import export_onnx, load_onnx_weights, predict_logits
 
@@ -93,13 +93,21 @@ def test_warm_start_from_an_export_reproduces_it(tmp_path: Path) -> None:
     path = tmp_path / "small.onnx"
     export_onnx(trained, path, 48, 64)
     clips = generate("val", 2, height=48, width=64, frames=6)
+    probe = network_input(clip_inputs(clips.grey[0]), 3)
     warm = PlumeNet(3, 4)
-    load_onnx_weights(warm, path, clip_inputs(clips.grey[0]))
+    load_onnx_weights(warm, path, probe)
     assert warm.training  # ready to train on
     got = predict_logits(warm, ClipSet(clips.grey, clips.mask, clips.leak))
-    assert got == pytest.approx(onnx_logits(path, clips), abs=1e-4)
+    expected = onnx_logits(path, clips)
+    assert got == pytest.approx(expected, abs=1e-4)
+    # A network reading every context channel starts from the export's function exactly: the
+    # appended channels get zero weights until training moves them.
+    wider = PlumeNet(len(CHANNELS), 4)
+    load_onnx_weights(wider, path, network_input(clip_inputs(clips.grey[0]), len(CHANNELS)))
+    assert predict_logits(wider, ClipSet(clips.grey, clips.mask, clips.leak)) == pytest.approx(expected, abs=1e-4)
+    assert float(wider.enc1[0][0].weight.detach()[:, 3:].abs().sum()) == 0.0
     with pytest.raises(ValueError, match="does not fit"):
-        load_onnx_weights(PlumeNet(3, 8), path, clip_inputs(clips.grey[0]))
+        load_onnx_weights(PlumeNet(3, 8), path, probe)
 
 
 def test_served_mask_uses_the_threshold_chosen_for_the_model(tmp_path: Path) -> None:

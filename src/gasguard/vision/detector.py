@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from gasguard.vision.frames import Frame
 from gasguard.vision.preprocess import unit_grey
 from gasguard.vision.seg_eval import frame_statistic, leak_probability
-from gasguard.vision.temporal import TemporalContext
+from gasguard.vision.temporal import TemporalContext, model_channels, network_input
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ class PlumeDetector:
         self._evidence: float | None = None
         self.session = make_session(self.model_path, threads)
         self.input_name = self.session.get_inputs()[0].name
+        self.channels = model_channels(self.session)
         self.context = TemporalContext()
 
     def reset(self) -> None:
@@ -93,7 +94,7 @@ class PlumeDetector:
 
         if grey.shape[::-1] != self.work_size:
             grey = np.asarray(cv2.resize(grey, self.work_size, interpolation=cv2.INTER_AREA), dtype=np.float32)
-        x = self.context.update(grey)[None]
+        x = network_input(self.context.update(grey), self.channels)[None]
         return np.asarray(self.session.run(None, {self.input_name: x})[0][0, 0], dtype=np.float32)
 
     def process(self, frame: Frame | NDArray[Any], index: int | None = None) -> Detection:

@@ -11,16 +11,17 @@ import numpy as np
 from gasguard.vision.detector import DEFAULT_SEG_MODEL, artifact_path, make_session
 from gasguard.vision.seg_data import ClipSet, generate
 from gasguard.vision.seg_eval import score_logits
-from gasguard.vision.temporal import clip_inputs
+from gasguard.vision.temporal import clip_inputs, model_channels, network_input
 
 
 def onnx_logits(model_path: Path, clips: ClipSet, threads: int = 1) -> np.ndarray:
     """``[N, T, H, W]`` logits: each clip is one fixed camera, its frames one batch."""
     session = make_session(model_path, threads)
     name = session.get_inputs()[0].name
+    channels = model_channels(session)
     out = np.empty(clips.grey.shape, dtype=np.float32)
     for i in range(len(clips)):
-        out[i] = session.run(None, {name: clip_inputs(clips.grey[i])})[0][:, 0]
+        out[i] = session.run(None, {name: network_input(clip_inputs(clips.grey[i]), channels)})[0][:, 0]
     return out
 
 

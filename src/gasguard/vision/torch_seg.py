@@ -24,6 +24,7 @@ class PlumeNet(nn.Module):
 
     def __init__(self, in_channels: int = 3, width: int = 16) -> None:
         super().__init__()
+        self.in_channels = in_channels
         c1, c2, c3, c4 = width, width * 2, width * 3, width * 4
         self.enc1 = nn.Sequential(_block(in_channels, c1, 2), _block(c1, c1))  # 1/2
         self.enc2 = nn.Sequential(_block(c1, c2, 2), _block(c2, c2))  # 1/4
@@ -39,7 +40,7 @@ class PlumeNet(nn.Module):
         return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, 3, H, W]`` -> ``[B, 1, H, W]`` plume logits."""
+        """``[B, in_channels, H, W]`` -> ``[B, 1, H, W]`` plume logits."""
         e1 = self.enc1(x)
         e2 = self.enc2(e1)
         e3 = self.enc3(e2)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from gasguard.vision.seg_data import ClipSet, augment_clip, load_or_generate
-from gasguard.vision.temporal import CHANNELS, clip_inputs
+from gasguard.vision.temporal import CHANNELS, clip_inputs, network_input
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class SegTrainConfig:
     seed: int = 0
     lr_floor: float = 0.05  # each run's learning rate follows a cosine from lr down to lr * lr_floor
     init_onnx: Path | None = None  # warm start from an exported PlumeNet (fresh runs only)
+    in_channels: int = len(CHANNELS)  # the first this many ``temporal.CHANNELS`` are the network's input
 
 
 def _batch(clips: ClipSet, cfg: SegTrainConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +56,7 @@ def _batch(clips: ClipSet, cfg: SegTrainConfig, rng: np.random.Generator) -> tup
     ch, cw = cfg.crop
     for idx in rng.integers(0, len(clips), cfg.batch_clips):
         grey, mask = augment_clip(clips.grey[idx], clips.mask[idx], rng)
-        inputs = clip_inputs(grey)
+        inputs = network_input(clip_inputs(grey), cfg.in_channels)
         # Random crops: the network is fully convolutional, and crops cut the cost per step.
         y0 = int(rng.integers(0, grey.shape[1] - ch + 1))
         x0 = int(rng.integers(0, grey.shape[2] - cw + 1))
@@ -73,7 +74,7 @@ def predict_logits(model: Any, clips: ClipSet, batch: int = 32) -> np.ndarray:
     out = np.empty(clips.grey.shape, dtype=np.float32)
     with torch.no_grad():
         for i in range(len(clips)):
-            inputs = torch.from_numpy(clip_inputs(clips.grey[i]))
+            inputs = torch.from_numpy(network_input(clip_inputs(clips.grey[i]), model.in_channels))
             for s in range(0, len(inputs), batch):
                 out[i, s : s + batch] = model(inputs[s : s + batch])[:, 0].numpy()
     model.train()
@@ -98,6 +99,18 @@ def cosine_lr(cfg: SegTrainConfig, elapsed_fraction: float) -> float:
     return float(cfg.lr * (cfg.lr_floor + (1 - cfg.lr_floor) * 0.5 * (1 + np.cos(np.pi * frac))))
 
 
+def _widened(w: np.ndarray, shape: tuple[int, ...], source: Path) -> np.ndarray:
+    """``w`` as a conv weight of ``shape``: the same, or with zero weights for appended input channels."""
+    w = np.array(w)
+    if w.shape == shape:
+        return w
+    if w.ndim == 4 and w.shape[0] == shape[0] and w.shape[2:] == shape[2:] and w.shape[1] < shape[1]:
+        out = np.zeros(shape, dtype=w.dtype)
+        out[:, : w.shape[1]] = w
+        return out
+    raise ValueError(f"{source}: weight {w.shape} does not fit {shape}")
+
+
 def load_onnx_weights(model: Any, onnx_path: Path, probe: np.ndarray) -> None:
     """Warm-start a PlumeNet from its ONNX export, where each batch norm was folded into its conv.
 
@@ -105,6 +118,9 @@ def load_onnx_weights(model: Any, onnx_path: Path, probe: np.ndarray) -> None:
     passes the conv output through unchanged, in training mode as well as in eval mode: its running
     statistics (and its scale and shift) are the per-channel mean and variance of that conv's output
     on ``probe`` (network inputs, ``[N, C, H, W]``), so batch statistics start where the export was.
+
+    A model with more input channels than the export (new ``temporal.CHANNELS`` appended) starts with
+    zero weights on the new ones, so it computes exactly what the export did until training moves them.
     """
     import onnx
     import torch
@@ -125,17 +141,17 @@ def load_onnx_weights(model: Any, onnx_path: Path, probe: np.ndarray) -> None:
     biases: list[np.ndarray] = []
     with torch.no_grad():
         for node, (conv, bn, running_mean, running_var) in zip(convs[:-1], pairs, strict=True):
-            w = weights[node.input[1]]
-            if tuple(w.shape) != tuple(conv.weight.shape):
-                raise ValueError(f"{onnx_path}: weight {w.shape} does not fit {tuple(conv.weight.shape)}")
-            conv.weight.copy_(torch.from_numpy(np.array(w)))
+            w = _widened(weights[node.input[1]], tuple(conv.weight.shape), onnx_path)
+            conv.weight.copy_(torch.from_numpy(w))
             biases.append(np.array(weights[node.input[2]]))
             running_mean.zero_()
             running_var.fill_(1.0 - bn.eps)
             bn.weight.fill_(1.0)
             bn.bias.copy_(torch.from_numpy(biases[-1]))
         head = convs[-1]
-        model.head.weight.copy_(torch.from_numpy(np.array(weights[head.input[1]])))
+        model.head.weight.copy_(
+            torch.from_numpy(_widened(weights[head.input[1]], tuple(model.head.weight.shape), onnx_path))
+        )
         model.head.bias.copy_(torch.from_numpy(np.array(weights[head.input[2]])))
         # Eval mode now reproduces the export; record each conv's output statistics on the probe.
         stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -171,7 +187,7 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     train_set = training_set(cfg)
     val_set = load_or_generate(cfg.cache_dir, "val", cfg.n_val, cfg.height, cfg.width, cfg.frames)
-    model = PlumeNet(len(CHANNELS), cfg.width_mult)
+    model = PlumeNet(cfg.in_channels, cfg.width_mult)
     model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # ~12 % faster steps on CPU
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     ckpt_path = cfg.out_dir / "checkpoint.pt"
@@ -284,7 +300,7 @@ def finalize(cfg: SegTrainConfig, onnx_path: Path) -> dict[str, Any]:
     from gasguard.vision.torch_seg import PlumeNet
 
     val_set = load_or_generate(cfg.cache_dir, "val", cfg.n_val, cfg.height, cfg.width, cfg.frames)
-    model = PlumeNet(len(CHANNELS), cfg.width_mult)
+    model = PlumeNet(cfg.in_channels, cfg.width_mult)
     model.load_state_dict(torch.load(cfg.out_dir / "best.pt"))
     model.eval()
     logits = predict_logits(model, val_set)
@@ -293,7 +309,7 @@ def finalize(cfg: SegTrainConfig, onnx_path: Path) -> dict[str, Any]:
     export_onnx(model, onnx_path, cfg.height, cfg.width)
     meta = {
         "kind": "plume-segmentation",
-        "input": {"channels": list(CHANNELS), "height": cfg.height, "width": cfg.width},
+        "input": {"channels": list(CHANNELS[: cfg.in_channels]), "height": cfg.height, "width": cfg.width},
         "calibration": {"a": a, "b": b},
         "score_smoothing": smoothing,
         "mask_logit_threshold": mask_threshold,
@@ -309,7 +325,7 @@ def export_onnx(model: Any, path: Path, height: int, width: int) -> None:
     import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    dummy = torch.zeros(1, len(CHANNELS), height, width)
+    dummy = torch.zeros(1, model.in_channels, height, width)
     torch.onnx.export(
         model,
         (dummy,),
