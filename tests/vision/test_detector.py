@@ -13,6 +13,7 @@ import pytest
 
 from gasguard.vision.detector import DEFAULT_SEG_MODEL, PlumeDetector, artifact_path
 from gasguard.vision.sim import random_scene, simulate_clip
+from gasguard.vision.temporal import CHANNELS
 
 
 def _clip(seed: int, **kw: float) -> np.ndarray:
@@ -168,8 +169,10 @@ def test_train_and_evaluate_plume_model_end_to_end(run_cli, tmp_path: Path) -> N
     assert r.exit_code == 0, r.output
     report = json.loads(r.stdout)
     assert report["steps"] >= 1 and Path(report["onnx"]).is_file()
-    train_config = json.loads(Path(report["onnx"]).with_suffix(".json").read_text())["train_config"]
+    meta = json.loads(Path(report["onnx"]).with_suffix(".json").read_text())
+    train_config = meta["train_config"]
     assert (train_config["batch_clips"], train_config["frames_per_clip"]) == (2, 3)
+    assert meta["input"]["channels"] == list(CHANNELS)  # a fresh model reads every context channel
     r = run_cli("evaluate", "vision-plume", "--model", report["onnx"], "--scenes", "2", "--json")
     assert r.exit_code == 0, r.output
     ev = json.loads(r.stdout)

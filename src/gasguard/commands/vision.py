@@ -7,6 +7,7 @@ Heavy libraries (OpenCV, ONNX Runtime, PyTorch) are imported inside the commands
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Annotated
@@ -259,6 +260,9 @@ def register(apps: CliApps) -> None:
     ) -> None:
         """Train the plume segmentation network on simulated clips, calibrate it, export ONNX."""
         from gasguard.vision.train_seg import SegTrainConfig, finalize, train
+
+        # A run takes minutes to hours: show its progress (simulation, validation scores per step).
+        logging.getLogger("gasguard.vision").setLevel(logging.INFO)
 
         crop = (min(96, height), min(128, width))
         cfg = SegTrainConfig(

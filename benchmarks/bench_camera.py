@@ -1,0 +1,123 @@
+"""Live simulated camera with a plume model: false leak frames without a leak, and the time from a
+leak's start to the camera's ``VISUAL_LEAK`` signal (the figures in ``gasguard/cameras/README.md``).
+
+Each background (seed) is watched at 4 frames/s after a 5 s warm-up. Scene time, not wall time:
+the figures do not depend on the machine's speed.
+
+Usage: python benchmarks/bench_camera.py [--model PLUME.onnx] [--seeds 10] [--frames 100]
+       [--rates 1,0.3,0.1,0.05] [--distractors] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from gasguard.cameras import SimulatedThermalCamera
+from gasguard.cameras.scene import LiveSceneParams
+from gasguard.vision.detector import PlumeDetector
+
+FRAME_S = 0.25
+WARMUP_S = 5.0
+DETECT_WITHIN_S = 30.0
+
+
+class SceneClock:
+    """The camera's clock follows scene time, so its confirmation rule sees 4 frames/s exactly."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _camera(seed: int, model: Path | None, distractors: bool) -> tuple[SimulatedThermalCamera, SceneClock]:
+    clock = SceneClock()
+    scene = LiveSceneParams(people=distractors, steam=distractors)
+    cam = SimulatedThermalCamera(
+        f"bench-{seed}", "bench", seed=seed, fps=1 / FRAME_S, detector=PlumeDetector(model), scene=scene, clock=clock
+    )
+    return cam, clock
+
+
+def _advance(cam: SimulatedThermalCamera, clock: SceneClock) -> bool:
+    """One frame; True when the camera would send ``VISUAL_LEAK`` on it."""
+    clock.t += FRAME_S
+    return cam.observe(cam.step(FRAME_S)) is not None
+
+
+def _warm_up(cam: SimulatedThermalCamera, clock: SceneClock) -> None:
+    for _ in range(round(WARMUP_S / FRAME_S)):
+        _advance(cam, clock)
+
+
+def false_leak_frames(seeds: int, frames: int, model: Path | None, distractors: bool) -> dict[str, Any]:
+    """Frames called "leak" with no leak at all, and the backgrounds that sent a false signal."""
+    leak_frames, signalled = 0, 0
+    for seed in range(seeds):
+        cam, clock = _camera(seed, model, distractors)
+        _warm_up(cam, clock)
+        sent = False
+        for _ in range(frames):
+            clock.t += FRAME_S
+            frame = cam.step(FRAME_S)
+            leak_frames += int(frame.leak)
+            sent = cam.observe(frame) is not None or sent
+        signalled += int(sent)
+    return {"frames": seeds * frames, "leak_frames": leak_frames, "backgrounds_signalled": signalled}
+
+
+def time_to_signal(rate_g_s: float, seeds: int, model: Path | None) -> dict[str, Any]:
+    """Seconds from switching a leak on to the first ``VISUAL_LEAK``, per background (None: missed)."""
+    times: list[float | None] = []
+    for seed in range(seeds):
+        cam, clock = _camera(seed, model, distractors=False)
+        _warm_up(cam, clock)
+        cam.set_leak(rate_g_s)
+        found = None
+        for n in range(1, round(DETECT_WITHIN_S / FRAME_S) + 1):
+            if _advance(cam, clock):
+                found = n * FRAME_S
+                break
+        times.append(found)
+    hits = [t for t in times if t is not None]
+    return {
+        "rate_g_s": rate_g_s,
+        "detected": len(hits),
+        "backgrounds": seeds,
+        "min_s": min(hits) if hits else None,
+        "max_s": max(hits) if hits else None,
+        "times_s": times,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=None, help="ONNX plume model (default: the shipped one)")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--rates", default="1,0.3,0.1,0.05", help="leak rates in g/s, comma-separated")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    report: dict[str, Any] = {
+        "no_leak": false_leak_frames(args.seeds, args.frames, args.model, distractors=False),
+        "no_leak_people_and_steam": false_leak_frames(args.seeds, args.frames, args.model, distractors=True),
+        "time_to_signal": [time_to_signal(float(r), args.seeds, args.model) for r in args.rates.split(",")],
+    }
+    if args.json:
+        print(json.dumps(report))
+        return
+    for key in ("no_leak", "no_leak_people_and_steam"):
+        r = report[key]
+        signalled = r["backgrounds_signalled"]
+        print(f"{key}: {r['leak_frames']} of {r['frames']} frames called leak; {signalled} backgrounds signalled")
+    for r in report["time_to_signal"]:
+        span = f"{r['min_s']}-{r['max_s']} s" if r["detected"] else "-"
+        print(f"{r['rate_g_s']} g/s: {r['detected']}/{r['backgrounds']} within {DETECT_WITHIN_S:.0f} s, {span}")
+
+
+if __name__ == "__main__":
+    main()
