@@ -25,21 +25,23 @@ def test_shipped_model_is_small_and_carries_its_calibration() -> None:
     path = artifact_path(DEFAULT_SEG_MODEL)
     assert path.is_file() and path.stat().st_size < 3_000_000
     meta = json.loads(path.with_suffix(".json").read_text())
-    assert meta["input"]["channels"] == ["frame", "minus_background", "flicker"]
+    assert meta["input"]["channels"] == list(CHANNELS)
     assert set(meta["calibration"]) == {"a", "b"}
     assert (path.parent / "MODEL_CARD.md").is_file()
 
 
 @pytest.mark.slow
 def test_shipped_model_still_scores_what_its_card_says() -> None:
-    """The card's held-out figures (60 simulated test scenes: IoU 0.575, frame accuracy 0.932),
-    re-measured; the small margin allows for float differences between CPUs, not for a worse model."""
+    """The card's held-out figures (60 simulated test scenes: IoU 0.585, frame accuracy 0.924, false
+    alarms 1.9 %), re-measured; the small margins allow for float differences between CPUs, not for a
+    worse model."""
     from gasguard.vision.plume_eval import evaluate_plume_model
 
     report = evaluate_plume_model(None, 60)
     assert report["data"]["scenes"] == 60 and report["frames"]["n"] == 720
-    assert report["pixels"]["iou"] >= 0.570
-    assert report["frames"]["accuracy"] >= 0.925
+    assert report["pixels"]["iou"] >= 0.580
+    assert report["frames"]["accuracy"] >= 0.920
+    assert report["frames"]["false_alarm_rate"] <= 0.025
 
 
 def test_serving_path_imports_and_runs_without_torch(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ def bench_vision(seconds: float = 3.0, seg_model: Path | None = None, cls_model:
         det.process(frames[i[0] % len(frames)], index=i[0])
         i[0] += 1
 
-    native = np.random.default_rng(0).random((1, 3, 240, 320), dtype=np.float32)
+    native = np.random.default_rng(0).random((1, det.channels, 240, 320), dtype=np.float32)
 
     def seg_native() -> None:
         det.session.run(None, {det.input_name: native})

@@ -197,7 +197,7 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, best_iou = state["step"], state["best_iou"]
-        log.info("resumed at step %d (best val IoU %.4f)", step, best_iou)
+        log.info("resumed at step %d (best validation score, mean of IoU and frame accuracy: %.4f)", step, best_iou)
     elif cfg.init_onnx is not None:
         probe_cfg = SegTrainConfig(**{**asdict(cfg), "batch_clips": 16, "frames_per_clip": 4})
         load_onnx_weights(model, cfg.init_onnx, _batch(train_set, probe_cfg, np.random.default_rng(cfg.seed + 1))[0])
