@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gasguard.cameras import SimulatedThermalCamera
+from gasguard.cameras.frame import CameraFrame
 from gasguard.cameras.scene import LiveSceneParams
 from gasguard.vision.detector import PlumeDetector
 
@@ -34,19 +35,22 @@ class SceneClock:
         return self.t
 
 
-def _camera(seed: int, model: Path | None, distractors: bool) -> tuple[SimulatedThermalCamera, SceneClock]:
+def _camera(seed: int, detector: PlumeDetector, distractors: bool) -> tuple[SimulatedThermalCamera, SceneClock]:
+    """A fresh camera over background ``seed``; the one detector is reset, not reloaded, per camera."""
+    detector.reset()
     clock = SceneClock()
     scene = LiveSceneParams(people=distractors, steam=distractors)
     cam = SimulatedThermalCamera(
-        f"bench-{seed}", "bench", seed=seed, fps=1 / FRAME_S, detector=PlumeDetector(model), scene=scene, clock=clock
+        f"bench-{seed}", "bench", seed=seed, fps=1 / FRAME_S, detector=detector, scene=scene, clock=clock
     )
     return cam, clock
 
 
-def _advance(cam: SimulatedThermalCamera, clock: SceneClock) -> bool:
-    """One frame; True when the camera would send ``VISUAL_LEAK`` on it."""
+def _advance(cam: SimulatedThermalCamera, clock: SceneClock) -> tuple[CameraFrame, bool]:
+    """One frame, and whether the camera would send ``VISUAL_LEAK`` on it."""
     clock.t += FRAME_S
-    return cam.observe(cam.step(FRAME_S)) is not None
+    frame = cam.step(FRAME_S)
+    return frame, cam.observe(frame) is not None
 
 
 def _warm_up(cam: SimulatedThermalCamera, clock: SceneClock) -> None:
@@ -54,32 +58,31 @@ def _warm_up(cam: SimulatedThermalCamera, clock: SceneClock) -> None:
         _advance(cam, clock)
 
 
-def false_leak_frames(seeds: int, frames: int, model: Path | None, distractors: bool) -> dict[str, Any]:
+def false_leak_frames(seeds: int, frames: int, detector: PlumeDetector, distractors: bool) -> dict[str, Any]:
     """Frames called "leak" with no leak at all, and the backgrounds that sent a false signal."""
     leak_frames, signalled = 0, 0
     for seed in range(seeds):
-        cam, clock = _camera(seed, model, distractors)
+        cam, clock = _camera(seed, detector, distractors)
         _warm_up(cam, clock)
         sent = False
         for _ in range(frames):
-            clock.t += FRAME_S
-            frame = cam.step(FRAME_S)
+            frame, signal = _advance(cam, clock)
             leak_frames += int(frame.leak)
-            sent = cam.observe(frame) is not None or sent
+            sent = sent or signal
         signalled += int(sent)
     return {"frames": seeds * frames, "leak_frames": leak_frames, "backgrounds_signalled": signalled}
 
 
-def time_to_signal(rate_g_s: float, seeds: int, model: Path | None) -> dict[str, Any]:
+def time_to_signal(rate_g_s: float, seeds: int, detector: PlumeDetector) -> dict[str, Any]:
     """Seconds from switching a leak on to the first ``VISUAL_LEAK``, per background (None: missed)."""
     times: list[float | None] = []
     for seed in range(seeds):
-        cam, clock = _camera(seed, model, distractors=False)
+        cam, clock = _camera(seed, detector, distractors=False)
         _warm_up(cam, clock)
         cam.set_leak(rate_g_s)
         found = None
         for n in range(1, round(DETECT_WITHIN_S / FRAME_S) + 1):
-            if _advance(cam, clock):
+            if _advance(cam, clock)[1]:
                 found = n * FRAME_S
                 break
         times.append(found)
@@ -102,10 +105,11 @@ def main() -> None:
     parser.add_argument("--rates", default="1,0.3,0.1,0.05", help="leak rates in g/s, comma-separated")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    detector = PlumeDetector(args.model)
     report: dict[str, Any] = {
-        "no_leak": false_leak_frames(args.seeds, args.frames, args.model, distractors=False),
-        "no_leak_people_and_steam": false_leak_frames(args.seeds, args.frames, args.model, distractors=True),
-        "time_to_signal": [time_to_signal(float(r), args.seeds, args.model) for r in args.rates.split(",")],
+        "no_leak": false_leak_frames(args.seeds, args.frames, detector, distractors=False),
+        "no_leak_people_and_steam": false_leak_frames(args.seeds, args.frames, detector, distractors=True),
+        "time_to_signal": [time_to_signal(float(r), args.seeds, detector) for r in args.rates.split(",")],
     }
     if args.json:
         print(json.dumps(report))

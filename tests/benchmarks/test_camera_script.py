@@ -11,6 +11,8 @@ from types import ModuleType
 
 import pytest
 
+from gasguard.vision.detector import PlumeDetector
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_camera.py"
 
 
@@ -24,14 +26,14 @@ def bench() -> ModuleType:
 
 
 def test_a_strong_leak_is_signalled_within_seconds_of_scene_time(bench: ModuleType) -> None:
-    r = bench.time_to_signal(1.0, seeds=1, model=None)
+    r = bench.time_to_signal(1.0, seeds=1, detector=PlumeDetector())
     assert r["detected"] == 1
     # Three confirming frames at 4 frames/s is the fastest a signal can come.
     assert 0.75 <= r["times_s"][0] <= 5.0
 
 
 def test_an_empty_scene_is_not_called_a_leak(bench: ModuleType) -> None:
-    r = bench.false_leak_frames(seeds=1, frames=20, model=None, distractors=False)
+    r = bench.false_leak_frames(seeds=1, frames=20, detector=PlumeDetector(), distractors=False)
     assert r == {"frames": 20, "leak_frames": 0, "backgrounds_signalled": 0}
 
 

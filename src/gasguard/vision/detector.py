@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from gasguard.vision.frames import Frame
 from gasguard.vision.preprocess import unit_grey
 from gasguard.vision.seg_eval import frame_statistic, leak_probability
-from gasguard.vision.temporal import TemporalContext, model_channels, network_input
+from gasguard.vision.temporal import CHANNELS, TemporalContext, network_input
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,12 @@ def make_session(model_path: Path, threads: int = 1) -> Any:
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def model_channels(session: Any) -> int:
+    """How many context channels a plume model's ONNX session reads (its input's dimension 1)."""
+    dim = session.get_inputs()[0].shape[1]
+    return int(dim) if isinstance(dim, int) else len(CHANNELS)
 
 
 @dataclass(frozen=True)

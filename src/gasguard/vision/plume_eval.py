@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from gasguard.vision.detector import DEFAULT_SEG_MODEL, artifact_path, make_session
+from gasguard.vision.detector import DEFAULT_SEG_MODEL, artifact_path, make_session, model_channels
 from gasguard.vision.seg_data import ClipSet, generate
 from gasguard.vision.seg_eval import score_logits
-from gasguard.vision.temporal import clip_inputs, model_channels, network_input
+from gasguard.vision.temporal import clip_inputs, network_input
 
 
 def onnx_logits(model_path: Path, clips: ClipSet, threads: int = 1) -> np.ndarray:

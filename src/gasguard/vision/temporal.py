@@ -18,8 +18,6 @@ trained on three channels still runs.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numpy.typing import NDArray
 
@@ -53,12 +51,6 @@ def network_input(context: NDArray[np.float32], channels: int) -> NDArray[np.flo
     return context[..., :channels, :, :]
 
 
-def model_channels(session: Any) -> int:
-    """How many context channels an ONNX Runtime session's plume model reads (its input's dimension 1)."""
-    dim = session.get_inputs()[0].shape[1]
-    return int(dim) if isinstance(dim, int) else len(CHANNELS)
-
-
 class TemporalContext:
     """Running background and flicker energy of one fixed camera's greyscale stream (values 0..1)."""
 
@@ -71,6 +63,7 @@ class TemporalContext:
         self.frames_seen = 0
 
     def reset(self) -> None:
+        """Forget the stream: the next frame starts a new background and noise estimate."""
         self.background = self.previous = self.flicker = self.snr_smoothed = None
         self.noise = None
         self.frames_seen = 0
@@ -78,22 +71,24 @@ class TemporalContext:
     def update(self, grey: NDArray[np.float32]) -> NDArray[np.float32]:
         """Feed one frame (``[H, W]`` in 0..1); returns every context channel, ``[len(CHANNELS), H, W]``."""
         if self.background is None or self.background.shape != grey.shape:
+            self.reset()
             self.background = grey.copy()
             self.previous = grey.copy()
             self.flicker = np.zeros_like(grey)
             self.snr_smoothed = np.zeros_like(grey)
-            self.noise = None
-            self.frames_seen = 0
         assert self.previous is not None and self.flicker is not None and self.snr_smoothed is not None
         diff = grey - self.background
-        # The first frame has no change to measure (one display step); the second sets the estimate.
-        measured = frame_noise(grey, self.previous) if self.frames_seen else NOISE_FLOOR
-        if self.noise is None or self.frames_seen == 1:
-            self.noise = measured
+        # The first frame has no change to measure (one display step); the second sets the estimate,
+        # later ones refine it.
+        if self.noise is None:
+            noise = NOISE_FLOOR
+        elif self.frames_seen == 1:
+            noise = frame_noise(grey, self.previous)
         else:
-            self.noise = (1 - NOISE_RATE) * self.noise + NOISE_RATE * measured
+            noise = (1 - NOISE_RATE) * self.noise + NOISE_RATE * frame_noise(grey, self.previous)
+        self.noise = noise
         self.frames_seen += 1
-        snr = np.clip(diff / self.noise, -SNR_CLIP, SNR_CLIP) / SNR_SCALE
+        snr = np.clip(diff / noise, -SNR_CLIP, SNR_CLIP) / SNR_SCALE
         self.snr_smoothed = (1 - SNR_SMOOTHING_RATE) * self.snr_smoothed + SNR_SMOOTHING_RATE * snr
         self.flicker = (1 - FLICKER_RATE) * self.flicker + FLICKER_RATE * np.abs(grey - self.previous)
         self.background = (1 - BACKGROUND_RATE) * self.background + BACKGROUND_RATE * grey
