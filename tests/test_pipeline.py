@@ -68,7 +68,7 @@ def test_trip_closes_the_real_driver_and_feedback_confirms() -> None:
         assert pipeline.state.zones["z1"].valves["z1-v1"].state is ValveState.CLOSED
         assert sink.snapshots[-1]["zones"]["z1"]["tripped"] is True
         result = await asyncio.wait_for(_request_while_running(pipeline, "z1"), 2)
-        assert result.accepted is False and "at or above the trip level" in result.message
+        assert result.accepted is False and "at or above its A2" in result.message
         await valve.aclose()
 
     asyncio.run(scenario())

@@ -142,7 +142,8 @@ class OperatorCommand:
     """An operator's request. Who, why and (for shelve/inhibit) until when are required.
 
     ``target`` is an alarm id (``zone/channel/LEVEL`` or ``zone/valve/VALVE_FAULT``) for ack, shelve and
-    unshelve; a zone id for reset; a valve id for open and close; a channel id for inhibit.
+    unshelve; a zone id for reset; a valve id for open and close; a channel id for inhibit. ``admin`` is
+    set by the edge from the caller's role; the core uses it only to bound out-of-service time.
     """
 
     action: OperatorAction
@@ -150,6 +151,7 @@ class OperatorCommand:
     user: str
     reason: str = ""
     until: float | None = None
+    admin: bool = False  # the caller is an admin: out of service may then last longer than a shelve
 
 
 Event = Reading | Tick | ValveFeedback | ValveDriverFailed | MlSignal | OperatorCommand

@@ -91,9 +91,14 @@ def test_reset_refused_while_gas_at_or_above_a2_even_within_hysteresis() -> None
     out = step(state, op(OperatorAction.RESET, "z1"), 3.0)[1]
     res = result(out)
     assert res.accepted is False
-    assert "z1-c1 at 25.0% LEL is at or above the trip level 20%" in res.message
+    assert "z1-c1 reads 25.0 %LEL, at or above its A2 20 %LEL" in res.message
     feed(state, "z1-c1", [19.0], t0=4.0)  # below A2 but inside the hysteresis band: still present
-    assert result(step(state, op(OperatorAction.RESET, "z1"), 5.0)[1]).accepted is False
+    band = result(step(state, op(OperatorAction.RESET, "z1"), 5.0)[1])
+    assert band.accepted is False
+    assert band.message == (
+        "refused: condition still present: z1-c1 reads 19.0 %LEL: "
+        "below 20 %LEL but not yet below the 18 %LEL clear level"
+    )
     assert state.zones["z1"].tripped
 
 
@@ -162,8 +167,8 @@ def test_driver_failure_is_a_valve_fault() -> None:
     assert ValveChanged("z1", "z1-v1", ValveState.FAULT, "driver failed: no answer after 3 retries") in out
 
 
-@pytest.mark.parametrize("bad", [math.nan, math.inf, None, -50.0, 500.0])
-def test_garbage_or_out_of_range_value_is_a_fault_that_trips(bad: float | None) -> None:
+@pytest.mark.parametrize("bad", [math.nan, math.inf, None, -50.0])
+def test_garbage_or_below_range_value_is_a_fault_that_trips(bad: float | None) -> None:
     state = running_start(plant(), 0.0)
     out = step(state, Reading("z1-c1", bad, 1.0), 1.0)[1]
     health = [o.health for o in out if isinstance(o, ChannelHealthChanged)]

@@ -19,6 +19,7 @@ from gasguard.domain import (
     OperatorAction,
     OperatorCommand,
     OperatorResult,
+    Output,
     Reading,
     Tick,
     ValveAction,
@@ -54,6 +55,7 @@ operator = st.builds(
     st.sampled_from(["alice", ""]),
     st.sampled_from(["checked", ""]),
     st.one_of(st.none(), st.floats(min_value=-100, max_value=40_000, allow_nan=False)),
+    st.booleans(),
 )
 events: st.SearchStrategy[Event] = st.one_of(
     readings,
@@ -73,21 +75,50 @@ def _a2_votes(state: PlantState, zone: str) -> bool:
     return z.votes >= z.spec.vote_k
 
 
+def _reads_gas(state: PlantState, zone: str) -> tuple[int, bool]:
+    """(voting channels whose last value is at or above A2, any channel at all), in service or not."""
+    z = state.zones[zone]
+    at_a2 = [ch for ch in z.channels.values() if ch.lel is not None and ch.lel >= ch.spec.a2]
+    return sum(1 for ch in at_a2 if ch.spec.votes), bool(at_a2)
+
+
 @given(timed, st.booleans())
 def test_interlock_invariants(trace: list[tuple[float, Event]], cold: bool) -> None:
+    start: list[Output] = []
     if cold:
-        state, _ = cold_start(SPEC, 0.0)
+        state, start = cold_start(SPEC, 0.0)
     else:
         state = running_start(SPEC, 0.0)
     now = 0.0
     reset_seen = {z: False for z in state.zones}
+    last_command = {o.valve: o.action for o in start if isinstance(o, ValveCommand)}
     for dt, event in trace:
         now += dt
         before = {z: _a2_votes(state, z) for z in state.zones}
         reset_ok_before = {z: not state.zones[z].reset_blockers(now) for z in state.zones}
         _, out = step(state, event, now)
         closes = {(o.zone, o.valve) for o in out if isinstance(o, ValveCommand) and o.action is ValveAction.CLOSE}
+        last_command.update({o.valve: o.action for o in out if isinstance(o, ValveCommand)})
         for zid, zone in state.zones.items():
+            # (f) gas is physical: whatever the operator did (out of service included), a zone whose
+            # voting channels read at or above A2 is tripped with every valve last commanded closed,
+            # and while any channel reads at or above A2 nothing in the zone is reset or opened.
+            voting_at_a2, any_at_a2 = _reads_gas(state, zid)
+            if voting_at_a2 >= zone.spec.vote_k:
+                assert zone.tripped
+                assert all(last_command.get(v) is ValveAction.CLOSE for v in zone.valves)
+            if any_at_a2:
+                assert not [
+                    o for o in out if isinstance(o, ValveCommand) and o.zone == zid and o.action is ValveAction.OPEN
+                ]
+                assert not [
+                    o
+                    for o in out
+                    if isinstance(o, OperatorResult)
+                    and o.zone == zid
+                    and o.action is OperatorAction.RESET
+                    and o.accepted
+                ]
             # (a) the step where the zone's vote reaches k closes every valve of the zone
             if not before[zid] and _a2_votes(state, zid):
                 assert {(zid, v) for v in zone.valves} <= closes
@@ -99,9 +130,8 @@ def test_interlock_invariants(trace: list[tuple[float, Event]], cold: bool) -> N
                 # (c) a reset is only accepted when no voting channel is at or above A2
                 assert reset_ok_before[o.zone]
                 for ch in state.zones[o.zone].channels.values():
-                    assert not (
-                        ch.in_service and ch.lel is not None and ch.lel >= ch.spec.a2 and ch.health.value == "ok"
-                    )
+                    assert not (ch.lel is not None and ch.lel >= ch.spec.a2)
+                    assert not ch.over_range
                 reset_seen[o.zone] = True
             # (b) no open command without an earlier accepted operator reset
             if isinstance(o, ValveCommand) and o.action is ValveAction.OPEN:
@@ -148,3 +178,64 @@ def test_shelve_and_inhibit_always_expire(trace: list[tuple[float, Event]]) -> N
         assert alarm.state(later).value not in ("shelved", "out_of_service")
     for ch in state.channel_index.values():
         assert ch.in_service
+
+
+# (g) the hostile-operator property: a small plant and an alphabet of exactly the moves that could
+# reopen gas (out of service, reset, open, acknowledge, valve feedback) next to gas, over-range and
+# garbage readings, so that sequences like "inhibit, reset, open while the detector reads 30 %LEL"
+# are found in a few hundred examples rather than left to chance.
+SPEC_KITCHEN = plant(zone_spec("z1", n_channels=2, k=1))
+KITCHEN_CHANNELS = ["z1-c1", "z1-c2"]
+hostile_readings = st.builds(
+    Reading,
+    st.sampled_from(KITCHEN_CHANNELS),
+    st.sampled_from([0.0, 5.0, 17.9, 19.0, 20.0, 30.0, 45.0, 500.0, -50.0, math.nan, None]),
+    st.just(0.0),
+)
+hostile_commands = st.tuples(
+    st.sampled_from(
+        [
+            (OperatorAction.INHIBIT, "z1-c1"),
+            (OperatorAction.INHIBIT, "z1-c2"),
+            (OperatorAction.UNINHIBIT, "z1-c1"),
+            (OperatorAction.RESET, "z1"),
+            (OperatorAction.OPEN, "z1-v1"),
+            (OperatorAction.ACK, "z1"),
+            (OperatorAction.CLOSE, "z1-v1"),
+            (OperatorAction.SHELVE, "z1/z1-c1/A2"),
+        ]
+    ),
+    st.sampled_from([60.0, 3600.0, 86_400.0]),
+    st.booleans(),
+)
+hostile_events = st.one_of(
+    hostile_readings,
+    hostile_commands,
+    hostile_commands,
+    st.just(Tick()),
+    st.builds(ValveFeedback, st.just("z1-v1"), st.sampled_from(list(ValvePosition))),
+)
+
+
+@given(st.lists(st.tuples(st.floats(min_value=0.0, max_value=5.0), hostile_events), max_size=30))
+def test_no_operator_sequence_reopens_gas_a_detector_still_sees(trace: list[tuple[float, object]]) -> None:
+    state = running_start(SPEC_KITCHEN, 0.0)
+    now = 0.0
+    last_command: dict[str, ValveAction] = {}
+    for dt, item in trace:
+        now += dt
+        if isinstance(item, tuple):
+            (action, target), minutes_s, admin = item
+            event: Event = OperatorCommand(action, target, "mallory", "x", now + minutes_s, admin)
+        else:
+            assert isinstance(item, Reading | Tick | ValveFeedback)
+            event = item
+        _, out = step(state, event, now)
+        last_command.update({o.valve: o.action for o in out if isinstance(o, ValveCommand)})
+        zone = state.zones["z1"]
+        voting_at_a2, any_at_a2 = _reads_gas(state, "z1")
+        if voting_at_a2 >= zone.spec.vote_k or any(ch.over_range for ch in zone.channels.values()):
+            assert zone.tripped
+            assert last_command.get("z1-v1") is ValveAction.CLOSE
+        if any_at_a2:
+            assert not any(isinstance(o, ValveCommand) and o.action is ValveAction.OPEN for o in out)

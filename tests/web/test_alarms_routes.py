@@ -170,3 +170,38 @@ def test_inhibit_is_refused_when_the_zone_could_no_longer_trip(live: LiveHarness
         "only a channel can be taken out of service",
     )
     assert [c["in_service"] for c in live.zone("boiler")["channels"]] == [True]
+
+
+def test_the_probe_inhibit_reset_open_is_refused_while_the_detector_reads_gas(live: LiveHarness) -> None:
+    """The hostile probe: kitchen tripped at 30 %LEL, inhibit the channel for a day, reset, reopen."""
+    otto = live.commission()
+    live.ingest("kitchen-ch1", 30.0, live.headers("ada"))
+    live.wait_for(lambda: live._valve_state_now("kitchen-valve") == "closed", "kitchen valve closed")
+    inhibit = live.client.post(
+        "/api/v1/alarms/kitchen/kitchen-ch1/FAULT/inhibit", json={"reason": "x", "minutes": 480}, headers=otto
+    )
+    assert (inhibit.status_code, inhibit.json()) == (
+        409,
+        {"detail": "refused: kitchen-ch1 reads 30 %LEL; take it out of service once it is below A2"},
+    )
+    reset = live.client.post("/api/v1/zones/kitchen/reset", json={"reason": "x"}, headers=otto)
+    assert reset.status_code == 409
+    assert "kitchen-ch1 reads 30.0 %LEL, at or above its A2 20 %LEL" in reset.json()["detail"]
+    reopen = live.client.post("/api/v1/valves/kitchen-valve/open", json={"reason": "gas is off"}, headers=otto)
+    assert reopen.status_code == 409
+    assert live.valve_state("kitchen-valve") == "closed"
+
+
+def test_out_of_service_past_a_shelve_needs_an_admin(live: LiveHarness) -> None:
+    otto = live.commission()
+    day = {"reason": "sensor replaced next week", "minutes": 1440}
+    refused = live.client.post("/api/v1/alarms/kitchen/kitchen-ch2/A1/inhibit", json=day, headers=otto)
+    assert (refused.status_code, refused.json()) == (
+        409,
+        {"detail": "refused: out of service for more than 8 h (the longest shelve) needs an admin"},
+    )
+    accepted = live.client.post("/api/v1/alarms/kitchen/kitchen-ch2/A1/inhibit", json=day, headers=live.headers("ada"))
+    assert (accepted.status_code, accepted.json()) == (
+        200,
+        {"accepted": True, "message": "kitchen-ch2 out of service for 86400 s"},
+    )

@@ -37,7 +37,7 @@ def test_reset_is_refused_while_gas_is_at_the_trip_level(live: LiveHarness) -> N
     refused = live.client.post("/api/v1/zones/kitchen/reset", json={"reason": "looks fine"}, headers=otto)
     assert refused.status_code == 409
     assert refused.json() == {
-        "detail": "refused: condition still present: kitchen-ch1 at 25.0% LEL is at or above the trip level 20%"
+        "detail": "refused: condition still present: kitchen-ch1 reads 25.0 %LEL, at or above its A2 20 %LEL"
     }
     assert live.zone("kitchen")["tripped"] is True
 
@@ -60,7 +60,7 @@ def test_reset_is_refused_while_gas_is_at_the_trip_level(live: LiveHarness) -> N
             "otto",
             "looks fine",
             False,
-            "refused: condition still present: kitchen-ch1 at 25.0% LEL is at or above the trip level 20%",
+            "refused: condition still present: kitchen-ch1 reads 25.0 %LEL, at or above its A2 20 %LEL",
         ),
         ("kitchen", "otto", "leak fixed", True, "reset accepted; valves may be reopened by an operator"),
     ]

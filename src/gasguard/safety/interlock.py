@@ -13,12 +13,19 @@ Safety rules enforced here (see ARCHITECTURE.md):
 
 - a trip never depends on ML: ML signals can trip a zone earlier, never clear or delay it;
 - a FAULT channel votes to trip unless the zone's fault policy says ``alarm``;
-- A2 and A3 latch; reset is refused while any voting channel is at or above A2, in FAULT, or an ML
-  signal is still held; acknowledge is not reset;
+- gas is physical, not bookkeeping: a channel at or above A2 votes whether it is in service or not,
+  and a reading above the sensor's span is an over-range gas condition (A3, latched until an operator
+  reset after the sensor is checked), never only a FAULT, whatever the fault policy;
+- A2 and A3 latch; reset and reopen are refused while any channel of the zone, in service or not,
+  reads at or above its A2; reset also while a voting channel in service is in FAULT, an over-range is
+  unacknowledged, or an ML signal is still held; acknowledge is not reset;
 - close is always allowed, issued in the very step a zone's vote reaches ``k``, and re-asserted every
   ``close_reassert_s`` while the zone is tripped; a valve is never opened by the core on its own, only
-  by an operator, with a reason, after an accepted reset;
-- shelving and out-of-service always carry an expiry and are bounded in length.
+  by an operator, with a reason, after an accepted reset, once it reports closed and any valve fault
+  is acknowledged;
+- a channel at or above A2 (or with A2/A3 latched) cannot be taken out of service; shelving and
+  out-of-service always carry an expiry and are bounded in length (out of service no longer than a
+  shelve unless an admin asks).
 """
 
 from __future__ import annotations
@@ -55,7 +62,11 @@ from gasguard.safety.valves import ValveRecord
 MAX_SHELVE_S = 8 * 3600.0
 """Longest an operator may shelve an alarm (one shift)."""
 MAX_OUT_OF_SERVICE_S = 7 * 24 * 3600.0
-"""Longest a channel may be taken out of service (maintenance week)."""
+"""Longest an admin may take a channel out of service (maintenance week)."""
+MAX_OPERATOR_OUT_OF_SERVICE_S = MAX_SHELVE_S
+"""Longest an operator who is not an admin may take a channel out of service: no longer than a shelve."""
+OVER_RANGE_DETAIL = "over range (gas above the sensor's span)"
+"""How an over-range reading is shown: it is gas, not a sensor fault."""
 
 _OK = ChannelHealth.OK
 _WARMING = ChannelHealth.WARMING_UP
@@ -76,6 +87,7 @@ class ChannelState:
         "last_seen",
         "lel",
         "out_of_service_until",
+        "over_range",
         "rise",
         "ror",
         "spec",
@@ -94,6 +106,8 @@ class ChannelState:
         self.warm_until = now if warm else now + spec.warmup_s
         self.health = _OK if warm or spec.warmup_s <= 0 else _WARMING
         self.a1 = self.a2 = self.a3 = self.ror = False
+        # Latched by a reading above the sensor's span; only an accepted operator reset clears it.
+        self.over_range = False
         self.vote = False
         self.out_of_service_until: float | None = None
         zspec = zone.spec
@@ -113,12 +127,27 @@ class ChannelState:
     def in_service(self) -> bool:
         return self.out_of_service_until is None
 
+    def last_over_range(self) -> bool:
+        """Was the last trusted value above the sensor's span (a saturated head)?"""
+        return self.last_raw is not None and self.last_raw > self.spec.valid_max
+
+    def reads_gas(self) -> bool:
+        """At or above A2 right now, or latched over range: gas that keeps the zone shut."""
+        lel = self.lel
+        return self.over_range or self.a2 or self.a3 or (lel is not None and lel >= self.spec.a2)
+
     def compute_vote(self) -> bool:
-        """Does this channel vote to trip its zone right now?"""
-        if not self.spec.votes or self.out_of_service_until is not None:
+        """Does this channel vote to trip its zone right now?
+
+        Gas at or above A2 (or over range) votes even when the channel is out of service: taking a
+        channel out of service silences its faults and warnings, never gas it still sees.
+        """
+        if not self.spec.votes:
             return False
-        if self.a2 or self.a3:
+        if self.a2 or self.a3 or self.over_range:
             return True
+        if self.out_of_service_until is not None:
+            return False
         if self.health is not _OK:
             zspec = self.zone.spec
             policy = zspec.warmup_policy if self.health is _WARMING else zspec.fault_policy
@@ -162,17 +191,36 @@ class ZoneState:
         alarms.append(self.ml_alarm)
         return alarms
 
-    def reset_blockers(self, now: float) -> list[str]:
-        """Why a reset must be refused right now (empty when it may be accepted)."""
+    def gas_blockers(self) -> list[str]:
+        """Channels (voting or not, in service or not) whose gas keeps the zone shut: no reset, no reopen."""
         blockers: list[str] = []
         for ch in self.channels.values():
-            if not ch.spec.votes or not ch.in_service:
-                continue
-            if ch.health is not _OK:
+            spec = ch.spec
+            lel = ch.lel
+            if ch.over_range and ch.last_over_range():
+                blockers.append(f"{spec.id} reads {OVER_RANGE_DETAIL}")
+            elif lel is not None and lel >= spec.a2:
+                blockers.append(f"{spec.id} reads {lel:.1f} %LEL, at or above its A2 {spec.a2:g} %LEL")
+            elif (ch.a2 or ch.a3) and not ch.over_range:
+                if lel is None:
+                    blockers.append(f"{spec.id} is latched at or above A2 and has no reading since")
+                else:
+                    blockers.append(
+                        f"{spec.id} reads {lel:.1f} %LEL: below {spec.a2:g} %LEL but not yet below the "
+                        f"{spec.a2 - spec.hysteresis:g} %LEL clear level"
+                    )
+        return blockers
+
+    def reset_blockers(self, now: float) -> list[str]:
+        """Why a reset must be refused right now (empty when it may be accepted)."""
+        blockers = self.gas_blockers()
+        for ch in self.channels.values():
+            if ch.over_range and not ch.last_over_range() and not ch.alarms[Level.A3].acked:
+                blockers.append(
+                    f"{ch.spec.id} went {OVER_RANGE_DETAIL}: acknowledge it and check the sensor before reset"
+                )
+            if ch.spec.votes and ch.in_service and ch.health is not _OK:
                 blockers.append(f"{ch.spec.id} is in FAULT ({ch.health.value})")
-            elif ch.a2 or ch.a3 or (ch.lel is not None and ch.lel >= ch.spec.a2):
-                lel = ch.lel if ch.lel is not None else float("nan")
-                blockers.append(f"{ch.spec.id} at {lel:.1f}% LEL is at or above the trip level {ch.spec.a2:g}%")
         if self.ml_until is not None and now < self.ml_until:
             blockers.append(f"an ML leak signal is held for {self.ml_until - now:.0f} s more")
         return blockers
@@ -265,7 +313,11 @@ def _on_reading(state: PlantState, event: Event, now: float, out: list[Output]) 
     value = event.value
     ch.last_seen = now
     health = classify_value(value, spec)
-    if health is _OK:
+    if health is ChannelHealth.OUT_OF_RANGE and now >= ch.warm_until and _above_span(value, spec):
+        assert isinstance(value, (int, float))
+        _on_over_range(ch, float(value), now, out)
+        health = _OK
+    elif health is _OK:
         assert value is not None
         raw = float(value)
         if spec.flatline_s is not None:
@@ -286,7 +338,33 @@ def _on_reading(state: PlantState, event: Event, now: float, out: list[Output]) 
     _revote(ch, now, out)
 
 
+def _above_span(value: object, spec: ChannelSpec) -> bool:
+    return isinstance(value, (int, float)) and value > spec.valid_max
+
+
+def _on_over_range(ch: ChannelState, raw: float, now: float, out: list[Output]) -> None:
+    """A reading above the sensor's span: the highest gas alarm, latched until a checked reset.
+
+    A saturated head says "more gas than I can measure", not "I am broken", so it trips whatever the
+    fault policy is. Catalytic sensors can read low after a very rich exposure, so the next low
+    reading releases nothing: only an operator reset, after the sensor is checked, does.
+    """
+    spec = ch.spec
+    ch.last_raw = raw
+    ch.flat_since = now
+    lel = max(raw * spec.scale + spec.offset, spec.a3)
+    ch.lel = lel
+    if ch.rise is not None:
+        ch.rise.clear()
+    ch.over_range = True
+    for level, attr in ((Level.A1, "a1"), (Level.A2, "a2"), (Level.A3, "a3")):
+        setattr(ch, attr, True)
+        ch.alarms[level].set_condition(True, lel, now, out, OVER_RANGE_DETAIL)
+
+
 def _evaluate_levels(ch: ChannelState, lel: float, now: float, out: list[Output]) -> None:
+    if ch.over_range:
+        return  # held until an operator reset after the sensor is checked
     spec = ch.spec
     hyst = spec.hysteresis
     a1 = level_active(ch.a1, lel, spec.a1, hyst)
@@ -342,8 +420,11 @@ def _vote_cause(zone: ZoneState) -> str:
     for ch in zone.channels.values():
         if not ch.vote:
             continue
-        if ch.a2 or ch.a3:
-            parts.append(f"{ch.spec.id} {ch.lel:.1f}% LEL >= A2 {ch.spec.a2:g}%")
+        if ch.over_range:
+            parts.append(f"{ch.spec.id} {OVER_RANGE_DETAIL}")
+        elif ch.a2 or ch.a3:
+            lel = "?" if ch.lel is None else f"{ch.lel:.1f}"
+            parts.append(f"{ch.spec.id} {lel}% LEL >= A2 {ch.spec.a2:g}%")
         elif ch.health is not _OK:
             parts.append(f"{ch.spec.id} FAULT ({ch.health.value})")
         else:
@@ -517,6 +598,9 @@ def _op_reset(state: PlantState, cmd: OperatorCommand, now: float, out: list[Out
     blockers = zone.reset_blockers(now)
     if blockers:
         return zid, False, "refused: condition still present: " + "; ".join(blockers)
+    for ch in zone.channels.values():
+        if ch.over_range:
+            _release_over_range(ch, now, out)
     for alarm in zone.all_alarms():
         alarm.reset(now, out)
     if zone.tripped:
@@ -526,6 +610,21 @@ def _op_reset(state: PlantState, cmd: OperatorCommand, now: float, out: list[Out
     for valve in zone.valves.values():
         valve.open_permitted = True
     return zid, True, "reset accepted; valves may be reopened by an operator"
+
+
+def _release_over_range(ch: ChannelState, now: float, out: list[Output]) -> None:
+    """An accepted reset after an over-range: the levels follow the last reading again."""
+    ch.over_range = False
+    lel = ch.lel
+    for level, attr, setpoint in (
+        (Level.A1, "a1", ch.spec.a1),
+        (Level.A2, "a2", ch.spec.a2),
+        (Level.A3, "a3", ch.spec.a3),
+    ):
+        active = lel is not None and lel >= setpoint
+        setattr(ch, attr, active)
+        ch.alarms[level].set_condition(active, lel, now, out)
+    _revote(ch, now, out)
 
 
 def _op_open(state: PlantState, cmd: OperatorCommand, now: float, out: list[Output]) -> _OpResult:
@@ -539,10 +638,28 @@ def _op_open(state: PlantState, cmd: OperatorCommand, now: float, out: list[Outp
         return zid, False, problem
     if zone.tripped:
         return zid, False, f"refused: zone {zid} is tripped ({zone.trip_cause}); reset it first"
+    gas = zone.gas_blockers()
+    if gas:
+        return zid, False, "refused: gas still present: " + "; ".join(gas)
     if not valve.open_permitted:
         return zid, False, f"refused: zone {zid} must be reset before {valve.spec.id} is reopened"
     if valve.state in (ValveState.OPEN, ValveState.OPENING):
         return zid, False, f"refused: {valve.spec.id} is already {valve.state.value}"
+    vid = valve.spec.id
+    fault = zone.valve_alarms[vid]
+    if valve.state is ValveState.FAULT:
+        return (
+            zid,
+            False,
+            (
+                f"refused: {vid} is in VALVE_FAULT ({valve.detail or 'fault'}); it must report closed "
+                "and the fault be acknowledged before it is reopened"
+            ),
+        )
+    if not fault.acked:
+        return zid, False, f"refused: acknowledge the valve fault of {vid} ({fault.detail or 'fault'}) before reopening"
+    if valve.state is not ValveState.CLOSED:
+        return zid, False, f"refused: {vid} is {valve.state.value}; it must report closed before it is reopened"
     out.append(ValveCommand(zid, valve.spec.id, ValveAction.OPEN, f"operator {cmd.user}: {cmd.reason}"))
     valve.command_open(now, zone.spec.valve_travel_margin_s)
     _valve_changed(zone, valve, now, out)
@@ -590,6 +707,19 @@ def _op_inhibit(state: PlantState, cmd: OperatorCommand, now: float, out: list[O
     problem = _needs_reason(cmd) or _bad_expiry(cmd.until, now, MAX_OUT_OF_SERVICE_S)
     if problem:
         return zid, False, problem
+    assert cmd.until is not None
+    if not cmd.admin and cmd.until - now > MAX_OPERATOR_OUT_OF_SERVICE_S:
+        return (
+            zid,
+            False,
+            (
+                f"refused: out of service for more than {MAX_OPERATOR_OUT_OF_SERVICE_S / 3600:g} h "
+                "(the longest shelve) needs an admin"
+            ),
+        )
+    gas = _gas_refusal(ch)
+    if gas:
+        return zid, False, gas
     if ch.spec.votes and ch.in_service:
         remaining = sum(1 for c in zone.channels.values() if c.spec.votes and c.in_service) - 1
         if remaining < zone.spec.vote_k:
@@ -608,6 +738,19 @@ def _op_inhibit(state: PlantState, cmd: OperatorCommand, now: float, out: list[O
         alarm.publish(now, out)
     _revote(ch, now, out)
     return zid, True, f"{ch.spec.id} out of service for {cmd.until - now:.0f} s"
+
+
+def _gas_refusal(ch: ChannelState) -> str | None:
+    """Why a channel that sees gas (or has it latched) may not be taken out of service."""
+    cid = ch.spec.id
+    lel = ch.lel
+    if ch.over_range:
+        return f"refused: {cid} went {OVER_RANGE_DETAIL}; reset the zone once the sensor is checked"
+    if lel is not None and lel >= ch.spec.a2:
+        return f"refused: {cid} reads {lel:.0f} %LEL; take it out of service once it is below A2"
+    if ch.a2 or ch.a3 or ch.alarms[Level.A2].latched or ch.alarms[Level.A3].latched:
+        return f"refused: {cid} has a latched A2/A3 alarm; reset the zone before taking it out of service"
+    return None
 
 
 def _op_uninhibit(state: PlantState, cmd: OperatorCommand, now: float, out: list[Output]) -> _OpResult:

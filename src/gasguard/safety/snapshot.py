@@ -1,7 +1,7 @@
 """Persist and restore the latched part of the safety state.
 
 A snapshot keeps what must survive a restart or power cycle: which zones are tripped and why, valve
-positions and open permissions, alarm latches, acknowledgements, shelving and out-of-service with
+positions and open permissions, alarm latches and over-range locks, acknowledgements, shelving and out-of-service with
 their expiries, and ML holds. It is plain JSON-compatible data.
 
 Restoring never opens a valve: a restored tripped zone re-asserts close on its valves, and a valve
@@ -38,7 +38,13 @@ def to_snapshot(state: PlantState) -> dict[str, Any]:
                 for vid, v in zone.valves.items()
             },
             "channels": {
-                cid: {"out_of_service_until": ch.out_of_service_until, "a1": ch.a1, "a2": ch.a2, "a3": ch.a3}
+                cid: {
+                    "out_of_service_until": ch.out_of_service_until,
+                    "a1": ch.a1,
+                    "a2": ch.a2,
+                    "a3": ch.a3,
+                    "over_range": ch.over_range,
+                }
                 for cid, ch in zone.channels.items()
             },
             "alarms": {
@@ -91,6 +97,7 @@ def restore(
                 if cdata is not None:
                     ch.out_of_service_until = _opt_float(cdata["out_of_service_until"])
                     ch.a1, ch.a2, ch.a3 = bool(cdata["a1"]), bool(cdata["a2"]), bool(cdata["a3"])
+                    ch.over_range = bool(cdata.get("over_range", False))
             for alarm in zone.all_alarms():
                 adata = zdata["alarms"].get(alarm.id)
                 if adata is None:

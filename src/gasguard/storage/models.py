@@ -95,6 +95,23 @@ class ApiTokenRow(Base):
     expires_at: Mapped[float | None] = mapped_column(Double(), nullable=True)
     revoked_at: Mapped[float | None] = mapped_column(Double(), nullable=True)
     last_used_at: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    # Device tokens only: {"channels": [...], "zones": [...]} limits what the token may post; null: any.
+    scope: Mapped[dict[str, Any] | None] = mapped_column(JSON(), nullable=True)
+
+
+class LoginFailureRow(Base):
+    """One failed sign-in: kept in the database so a restart does not clear a lock-out."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_username_ts", "username", "ts"),
+        Index("ix_login_failures_client_ts", "client", "ts"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ts: Mapped[float] = mapped_column(Double(), nullable=False)
+    username: Mapped[str] = mapped_column(String(64), nullable=False)
+    client: Mapped[str] = mapped_column(String(64), nullable=False)
 
 
 class SnapshotRow(Base):

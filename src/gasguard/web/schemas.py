@@ -76,7 +76,9 @@ class DeviceTokenIssued(BaseModel):
 
 class ComponentPublic(BaseModel):
     status: ComponentStatus
-    detail: dict[str, Any]
+    detail: dict[str, Any] | None = Field(
+        default=None, description="Counts, states and errors; only for signed-in callers (left out otherwise)."
+    )
 
 
 class HealthPublic(BaseModel):
@@ -214,8 +216,19 @@ class ShelveBody(Strict):
         return value.strip() if isinstance(value, str) else value
 
 
-class InhibitBody(ShelveBody):
-    """Take the alarm's channel out of service for ``minutes`` (it stops voting; it always expires)."""
+class InhibitBody(Strict):
+    """Take the alarm's channel out of service for ``minutes``: its faults and warnings stop voting, never
+    gas at or above A2, and it always expires. Longer than 8 h (the longest shelve) needs an admin."""
+
+    reason: str = Field(min_length=1, max_length=500, description="Why the channel is out of service (audited).")
+    minutes: int = Field(
+        ge=1, le=7 * 24 * 60, description="Out of service always expires: at most 8 h, or 7 days for an admin."
+    )
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _stripped(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
 
 
 class OperatorResponse(BaseModel):

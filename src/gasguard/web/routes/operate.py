@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException, status
 
-from gasguard.auth import Principal
+from gasguard.auth import Principal, Role
 from gasguard.domain import OperatorAction, OperatorCommand
 from gasguard.web.schemas import OperatorResponse
 
@@ -34,7 +34,14 @@ async def run_command(
     *,
     until: float | None = None,
 ) -> OperatorResponse:
-    command = OperatorCommand(action=action, target=target, user=principal.name, reason=reason.strip(), until=until)
+    command = OperatorCommand(
+        action=action,
+        target=target,
+        user=principal.name,
+        reason=reason.strip(),
+        until=until,
+        admin=principal.role is Role.ADMIN,
+    )
     result = await runtime.operate(command)
     if not result.accepted:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=result.message)
