@@ -47,11 +47,11 @@ def session(any_database_url: str):  # type: ignore[no-untyped-def]
 def test_migrations_create_every_table_at_head(any_database_url: str) -> None:
     engine = engine_at_head(any_database_url)
     try:
-        assert current_revision(engine) == head_revision() == "0001"
+        assert current_revision(engine) == head_revision() == "0002"
         tables = set(inspect(engine).get_table_names())
-        assert {"readings", "events", "users", "api_tokens", "safety_snapshots", "alembic_version"} <= tables
+        assert {"readings", "events", "users", "api_tokens", "safety_snapshots", "login_failures", "alembic_version"} <= tables
         engine_at_head(any_database_url).dispose()  # running again is a no-op
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == "0002"
     finally:
         engine.dispose()
 
