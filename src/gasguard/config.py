@@ -129,7 +129,13 @@ class ChannelConfig(_Strict):
     hysteresis: float = Field(2.0, ge=0, lt=50, description="%LEL below a setpoint before its alarm clears.")
     stale_timeout_s: float = Field(10.0, gt=0, le=3600, description="No reading for this long is a FAULT.")
     warmup_s: float = Field(60.0, ge=0, le=86400, description="Seconds after power-on the sensor is not trusted.")
-    valid_range: ValidRange | None = Field(None, description="Values outside it are a FAULT (channel unit).")
+    valid_range: ValidRange | None = Field(
+        None,
+        description=(
+            "The sensor's span (channel unit): below it is a FAULT; above it is over range, gas above the span, "
+            "a latched A3 that trips whatever the fault policy."
+        ),
+    )
     flatline_s: float | None = Field(None, gt=0, description="Same value for this long is a FAULT; null disables.")
     flatline_epsilon: float = Field(0.0, ge=0, description="Changes at or below this count as unchanged.")
     votes: bool = Field(True, description="Whether the channel takes part in the zone's trip vote.")

@@ -468,6 +468,7 @@ class Runtime:
                     "ts": ch.last_seen,
                     "health": ch_raw["health"],
                     "in_service": ch_raw["in_service"],
+                    "over_range": ch_raw["over_range"],
                     "levels": ch_raw["levels"],
                     "setpoints": {"a1": cfg.setpoints.a1, "a2": cfg.setpoints.a2, "a3": cfg.setpoints.a3},
                 }

@@ -123,6 +123,10 @@ class ChannelView(LiveModel):
     ts: float | None
     health: str
     in_service: bool
+    over_range: bool = Field(
+        default=False,
+        description="Latched over range (gas above the sensor's span): A3 until an operator reset after a sensor check.",
+    )
     levels: dict[str, bool] = Field(description="Which of A1, A2, A3 are active now.")
     setpoints: dict[str, float] = Field(description="a1, a2, a3 in %LEL.")
 

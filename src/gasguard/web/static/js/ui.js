@@ -92,6 +92,7 @@ export const HEALTH_LABEL = {
   warming_up: "Warming up",
   stale: "Stale",
   out_of_range: "Out of range",
+  over_range: "Over range (gas above the sensor's span)",
   invalid: "Invalid value",
   flatline: "Flat-lined",
 };

@@ -121,7 +121,7 @@ function channelTable(zone) {
 function channelRow(ch) {
   const spark = createSparkline(`%LEL trend of ${ch.name || ch.id}`, `channel-spark-${ch.id}`);
   drawSparkline(spark, store.sparks.get(ch.id) || [], ch.setpoints ? ch.setpoints.a2 : null);
-  const health = ch.health || "ok";
+  const health = ch.over_range ? "over_range" : ch.health || "ok";
   return h(
     "tr",
     { testid: `channel-row-${ch.id}`, "data-channel": ch.id },
