@@ -8,6 +8,7 @@ standard-library specs, folding units and calibration into one linear map per ch
 
 from __future__ import annotations
 
+import difflib
 import math
 from enum import StrEnum
 from importlib import resources
@@ -382,11 +383,76 @@ class SiteConfig(_Strict):
         return PlantSpec(zones=tuple(zones))
 
 
-def _format_errors(source: str, exc: ValidationError) -> str:
+_SINGULAR = {"sites": "site", "zones": "zone", "channels": "channel", "valves": "valve", "cameras": "camera"}
+
+
+def _known_keys() -> list[str]:
+    """Every key any part of a site file may use: the vocabulary for "did you mean" suggestions."""
+    keys: set[str] = set()
+    pending: list[type[BaseModel]] = [SiteConfig]
+    seen: set[type[BaseModel]] = set()
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            keys.add(name)
+            for arg in _model_types(info.annotation):
+                pending.append(arg)
+    return sorted(keys)
+
+
+def _model_types(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found.extend(_model_types(arg))
+    return found
+
+
+def _readable_location(data: Any, loc: tuple[Any, ...]) -> tuple[str, Any]:
+    """``("sites", 0, "zones", 0, "channels", 0, "x")`` -> ``"zone kitchen, channel kitchen-ch1"`` and the
+    last key, so an operator reads names from their own file instead of list indices."""
+    parts: list[str] = []
+    node = data
+    parent_key: str | None = None
+    last: Any = None
+    for index, key in enumerate(loc):
+        is_last = index == len(loc) - 1
+        if isinstance(key, int) and isinstance(node, list) and 0 <= key < len(node):
+            node = node[key]
+            ident = node.get("id") if isinstance(node, dict) else None
+            kind = _SINGULAR.get(parent_key or "", parent_key or "item")
+            label = f"{kind} {ident}" if isinstance(ident, str) and ident else f"{kind} #{key + 1}"
+            if kind == "site" and len(data.get("sites", [])) == 1 and ident:
+                continue  # one site: its zones name themselves
+            parts.append(label)
+            continue
+        if is_last:
+            last = key
+            break
+        if isinstance(key, str) and key not in _SINGULAR:
+            parts.append(key)
+        parent_key = key if isinstance(key, str) else parent_key
+        node = node.get(key) if isinstance(node, dict) else None
+    return ", ".join(parts), last
+
+
+def _format_errors(source: str, exc: ValidationError, data: Any = None) -> str:
     lines = [f"{source}: invalid site configuration ({exc.error_count()} problem(s))"]
+    known = _known_keys()
     for err in exc.errors():
-        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  {path}: {err['msg']}")
+        where, last = _readable_location(data, tuple(err["loc"])) if isinstance(data, dict) else ("", None)
+        if err["type"] == "extra_forbidden" and isinstance(last, str):
+            guess = difflib.get_close_matches(last, known, n=1)
+            hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+            lines.append(f"  {where or '(top level)'}: unknown key {last!r}{hint}")
+            continue
+        if last is not None:
+            where = f"{where}, {last}" if where else str(last)
+        lines.append(f"  {where or '(top level)'}: {err['msg']}")
     return "\n".join(lines)
 
 
@@ -395,7 +461,7 @@ def parse_site_config(data: Any, source: str = "<config>") -> SiteConfig:
     try:
         return SiteConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(source, exc)) from None
+        raise ConfigError(_format_errors(source, exc, data)) from None
 
 
 def load_site_config(path: str | Path) -> SiteConfig:

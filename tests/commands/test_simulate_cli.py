@@ -47,3 +47,36 @@ def test_bench_safety_prints_figures() -> None:
     figures = json.loads(result.stdout)
     assert figures["readings"] == 2000
     assert figures["readings_per_s"] > 0 and figures["p99_us"] > 0
+
+
+def test_list_needs_no_scenario_and_a_missing_scenario_says_how_to_find_one() -> None:
+    import subprocess
+    import sys
+
+    listed = subprocess.run(
+        [sys.executable, "-m", "gasguard", "simulate", "--list"], capture_output=True, text=True, timeout=60
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "methane-kitchen" in listed.stdout.split()
+    missing = subprocess.run([sys.executable, "-m", "gasguard", "simulate"], capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2
+    assert "gasguard simulate --list shows the names" in missing.stderr
+
+
+def test_config_check_names_zones_and_channels_and_suggests_the_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    import yaml
+
+    from gasguard.config import example_config_path
+
+    data = yaml.safe_load(example_config_path().read_text())
+    data["sites"][0]["zones"][0]["channels"][0]["hysteresys"] = 3
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(data))
+    checked = subprocess.run(
+        [sys.executable, "-m", "gasguard", "config", "check", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 1
+    assert "zone kitchen, channel kitchen-ch1: unknown key 'hysteresys' (did you mean 'hysteresis'?)" in checked.stderr

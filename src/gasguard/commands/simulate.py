@@ -24,7 +24,9 @@ _STYLE = {
 def register(apps: CliApps) -> None:
     @apps.root.command("simulate")
     def simulate(
-        scenario: str = typer.Option(..., "--scenario", "-s", help="Scenario name (see --list) or a YAML file."),
+        scenario: str | None = typer.Option(
+            None, "--scenario", "-s", help="Scenario name (see --list) or a YAML file."
+        ),
         as_json: bool = typer.Option(False, "--json", help="One JSON object per line instead of a timeline."),
         every: float = typer.Option(30.0, "--readings-every", help="Timeline: show a reading line this often (s)."),
         list_only: bool = typer.Option(False, "--list", help="List the shipped scenarios and exit."),
@@ -38,6 +40,11 @@ def register(apps: CliApps) -> None:
             for name in list_scenarios():
                 typer.echo(name)
             return
+        if scenario is None:
+            typer.echo(
+                "error: give --scenario NAME or a YAML file (gasguard simulate --list shows the names)", err=True
+            )
+            raise typer.Exit(2)
         try:
             runner = ScenarioRunner(load_scenario(scenario))
         except (ScenarioError, ConfigError, FileNotFoundError) as exc:
