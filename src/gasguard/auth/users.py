@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gasguard.auth.passwords import hash_password, needs_rehash, verify_password
+from gasguard.auth.passwords import hash_password, needs_rehash, rehash_password, verify_password
 from gasguard.auth.roles import Principal, Role
 from gasguard.auth.tokens import DEVICE_PREFIX, SESSION_PREFIX, TokenHasher, new_token
 from gasguard.storage.models import ApiTokenRow, UserRow
@@ -69,7 +69,8 @@ def create_user(session: Session, *, username: str, password: str, role: Role, n
     _check_username(username)
     if session.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
         raise AuthError(f"user {username!r} already exists")
-    row = UserRow(username=username, password_hash=hash_password(password), role=str(role), active=True, created_at=now)
+    password_hash = hash_password(password, username=username)
+    row = UserRow(username=username, password_hash=password_hash, role=str(role), active=True, created_at=now)
     session.add(row)
     session.flush()
     return _user(row)
@@ -122,7 +123,7 @@ def set_password(session: Session, *, username: str, password: str, now: float |
     row = session.scalar(select(UserRow).where(UserRow.username == username))
     if row is None:
         raise AuthError(f"no user {username!r}")
-    row.password_hash = hash_password(password)
+    row.password_hash = hash_password(password, username=username)
     revoked_at = time.time() if now is None else now
     for token in session.scalars(
         select(ApiTokenRow).where(ApiTokenRow.user_id == row.id, ApiTokenRow.revoked_at.is_(None))
@@ -138,7 +139,7 @@ def authenticate_password(session: Session, *, username: str, password: str) -> 
     if row is None or not ok or not row.active:
         return None
     if needs_rehash(row.password_hash):
-        row.password_hash = hash_password(password)
+        row.password_hash = rehash_password(password)
         session.flush()
     return _user(row)
 
