@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -30,7 +31,7 @@ from gasguard.cli import build_app
 from gasguard.storage.engine import make_session_factory
 from gasguard.storage.events import EventKind, list_events
 from gasguard.storage.migrate import engine_at_head
-from gasguard.storage.models import ApiTokenRow
+from gasguard.storage.models import ApiTokenRow, LoginFailureRow
 
 T0 = 1_700_000_000.0
 HASHER = TokenHasher("s" * 40)
@@ -105,27 +106,41 @@ def test_device_tokens_are_revocable(session: Session) -> None:
         revoke_token(session, now=T0 + 3, name="boiler-gw")
 
 
-def test_rate_limiter_blocks_after_max_failures_until_the_window_passes() -> None:
-    now = [0.0]
-    limiter = LoginRateLimiter(max_failures=3, window_s=60, client_factor=2, clock=lambda: now[0])
+def test_rate_limiter_blocks_after_max_failures_until_the_window_passes(session: Session) -> None:
+    limiter = LoginRateLimiter(max_failures=3, window_s=60)
     for t in (0.0, 10.0, 20.0):
-        now[0] = t
-        assert limiter.retry_after("otto", "10.0.0.1") == 0.0
-        limiter.record_failure("otto", "10.0.0.1")
-    assert limiter.retry_after("otto", "10.0.0.1") == 40.0  # oldest failure (t=0) leaves at t=60
-    assert limiter.retry_after("otto", "10.0.0.2") == 0.0  # another client is not blocked
-    assert limiter.retry_after("vera", "10.0.0.1") == 0.0
-    now[0] = 60.0
-    assert limiter.retry_after("otto", "10.0.0.1") == 0.0
+        assert limiter.retry_after(session, username="otto", client="10.0.0.1", now=T0 + t) == 0.0
+        limiter.record_failure(session, username="otto", client="10.0.0.1", now=T0 + t)
+    now = T0 + 20.0
+    assert limiter.retry_after(session, username="otto", client="10.0.0.1", now=now) == 40.0  # t=0 leaves at t=60
+    assert limiter.retry_after(session, username="otto", client="10.0.0.2", now=now) == 0.0  # another client
+    assert limiter.retry_after(session, username="vera", client="10.0.0.1", now=now) == 0.0
+    assert limiter.retry_after(session, username="otto", client="10.0.0.1", now=T0 + 60.0) == 0.0
 
 
-def test_rate_limiter_limits_one_client_spraying_usernames() -> None:
-    limiter = LoginRateLimiter(max_failures=2, window_s=60, client_factor=2, clock=lambda: 5.0)
-    for name in ("a1", "a2", "a3", "a4"):
-        limiter.record_failure(name, "10.0.0.9")
-    assert limiter.retry_after("fresh-name", "10.0.0.9") == 60.0
-    limiter.record_success("a1", "10.0.0.9")
-    assert limiter.retry_after("fresh-name", "10.0.0.9") == 60.0
+def test_rate_limiter_never_blocks_other_usernames_for_a_client_spraying_usernames(session: Session) -> None:
+    limiter = LoginRateLimiter(max_failures=2, window_s=60)
+    for i in range(50):
+        limiter.record_failure(session, username=f"guess{i}", client="10.0.0.9", now=T0)
+    assert limiter.retry_after(session, username="vera", client="10.0.0.9", now=T0) == 0.0
+
+
+def test_rate_limiter_slows_one_username_guessed_from_many_clients(session: Session) -> None:
+    limiter = LoginRateLimiter(max_failures=2, window_s=60, username_factor=4)
+    for i in range(7):
+        limiter.record_failure(session, username="otto", client=f"10.0.1.{i}", now=T0 + i)
+    assert limiter.retry_after(session, username="otto", client="10.0.2.1", now=T0 + 7) == 0.0
+    limiter.record_failure(session, username="otto", client="10.0.1.7", now=T0 + 7)  # the 8th: 2 x 4
+    assert limiter.retry_after(session, username="otto", client="10.0.2.1", now=T0 + 7) == 53.0  # t=0 leaves at 60
+    limiter.record_success(session, username="otto", client="10.0.1.0")  # clears only its own failure
+    assert limiter.retry_after(session, username="otto", client="10.0.2.1", now=T0 + 7) == 0.0
+
+
+def test_rate_limiter_prunes_failures_older_than_the_window(session: Session) -> None:
+    limiter = LoginRateLimiter(max_failures=2, window_s=60, prune_every_s=0)
+    limiter.record_failure(session, username="a", client="c", now=T0)
+    limiter.record_failure(session, username="b", client="c", now=T0 + 61)
+    assert session.scalars(select(LoginFailureRow.username)).all() == ["b"]
 
 
 # ----------------------------------------------------------------------------- command line

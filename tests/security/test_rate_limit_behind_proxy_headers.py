@@ -20,7 +20,7 @@ from gasguard.storage.migrate import upgrade_to_head
 
 pytestmark = pytest.mark.slow  # about 5 s: a real service start-up
 
-ATTEMPTS = 10  # a per-client limit of 5 failures x 4 (the service's defaults) is 20; per user and client, 5
+ATTEMPTS = 10  # the service's defaults: 5 failures per username and client, 20 (5 x 4) per username
 
 
 @pytest.fixture(scope="module")
@@ -38,15 +38,18 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
         process.stop()
 
 
-def _wrong_logins(service: ServiceProcess, headers: list[dict[str, str]]) -> list[int]:
-    body = {"username": "ada", "password": "not the password"}
+def _wrong_logins(service: ServiceProcess, username: str, headers: list[dict[str, str]]) -> list[int]:
+    body = {"username": username, "password": "not the password"}
     return [httpx.post(f"{service.url}/api/v1/auth/login", json=body, headers=h).status_code for h in headers]
 
 
 def test_the_served_login_limit_holds(service: ServiceProcess) -> None:
-    assert _wrong_logins(service, [{}] * 6) == [401] * 5 + [429]
+    assert _wrong_logins(service, "ada", [{}] * 6) == [401] * 5 + [429]
 
 
 def test_a_forged_forwarded_for_does_not_reset_the_limit(service: ServiceProcess) -> None:
-    statuses = _wrong_logins(service, [{"X-Forwarded-For": f"10.0.0.{i}"} for i in range(ATTEMPTS)])
-    assert 429 in statuses
+    """Each attempt claims a new address. Were the header believed, every attempt would count for another
+    client and all ten would be 401 (ten stays under the per-username limit of 20); it is not, so the
+    sixth is refused as the sixth failure of this username from this one client."""
+    statuses = _wrong_logins(service, "mallory", [{"X-Forwarded-For": f"10.0.0.{i}"} for i in range(ATTEMPTS)])
+    assert statuses == [401] * 5 + [429] * 5

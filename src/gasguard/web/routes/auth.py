@@ -15,22 +15,30 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 @router.post(
     "/login",
-    responses={401: {"description": "Wrong username or password"}, 429: {"description": "Too many failures"}},
+    responses={
+        401: {"description": "Wrong username or password"},
+        429: {"description": "Too many failures"},
+        503: {"description": "The database cannot be used"},
+    },
 )
 def login(body: LoginRequest, request: Request, services: ServicesDep, session: SessionDep) -> TokenPublic:
+    """Sign in with a username and password; 429 while that username is locked for this client or overall.
+
+    A database failure here is a 503 with a plain message (the app's database error handler), never a 500.
+    """
     client = client_address(request)
     limiter = services.rate_limiter
-    wait = limiter.retry_after(body.username, client)
+    now = services.clock()
+    wait = limiter.retry_after(session, username=body.username, client=client, now=now)
     if wait > 0:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             detail="too many failed sign-ins; try again later",
             headers={"Retry-After": str(math.ceil(wait))},
         )
-    now = services.clock()
     user = authenticate_password(session, username=body.username, password=body.password)
     if user is None:
-        limiter.record_failure(body.username, client)
+        limiter.record_failure(session, username=body.username, client=client, now=now)
         services.record_audit(
             session,
             ts=now,
@@ -40,7 +48,7 @@ def login(body: LoginRequest, request: Request, services: ServicesDep, session: 
             payload={"client": client, "accepted": False},
         )
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="wrong username or password")
-    limiter.record_success(body.username, client)
+    limiter.record_success(session, username=body.username, client=client)
     issued = create_session(session, user=user, hasher=services.hasher, now=now, ttl_s=services.settings.session_ttl_s)
     services.record_audit(
         session,
