@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from gasguard.auth import Role, create_user
 from gasguard.config import parse_site_config
 from gasguard.ingest.discovery import discovery_messages
 from gasguard.ingest.mqtt import BrokerAddress, make_client
 from gasguard.runtime import Runtime
 from gasguard.serving import build_live_app
 from gasguard.web.services import Services
-from gasguard.web.testing import make_settings
+from gasguard.web.testing import PASSWORD, make_settings
 
 pytestmark = pytest.mark.server
 
@@ -52,7 +53,12 @@ def served(tmp_path: Path, broker: BrokerAddress) -> Iterator[tuple[TestClient, 
     prefix = f"ggserve-{uuid.uuid4().hex[:8]}"
     settings = make_settings(tmp_path, mqtt_url=BROKER_URL, mqtt_topic_prefix=prefix)
     app, services, runtime = build_live_app(parse_site_config(SITE), settings)
+    with services.session_factory() as session, session.begin():
+        create_user(session, username="vera", password=PASSWORD, role=Role.VIEWER, now=time.time())
     with TestClient(app) as client:  # type: ignore[arg-type]
+        # health details (the MQTT source's state, the models) are for signed-in people
+        login = client.post("/api/v1/auth/login", json={"username": "vera", "password": PASSWORD})
+        client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
         deadline = time.monotonic() + 15
         while not client.get("/api/v1/health").json()["components"]["sources"]["detail"]["mqtt"]["connected"]:
             assert time.monotonic() < deadline, "the MQTT source did not connect"

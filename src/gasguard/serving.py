@@ -23,6 +23,7 @@ from gasguard.identify import ZoneGasIdentifier
 from gasguard.ingest.mqtt import MqttPublisher, MqttReadingSource, parse_mqtt_url
 from gasguard.runtime import Runtime, UnknownChannelError, build_runtime
 from gasguard.settings import ServiceSettings
+from gasguard.storage.engine import explained_database_failures
 from gasguard.web import build_services, create_app
 from gasguard.web.services import Services
 
@@ -197,8 +198,13 @@ def run_service(
     customise: Callable[[Runtime, Services], None] | None = None,
     on_ready: Callable[[], None] | None = None,
 ) -> None:
-    """Serve until interrupted."""
-    app, services, _runtime = build_live_app(site, settings, migrate=options.migrate, customise=customise)
+    """Serve until interrupted.
+
+    A database that cannot be used at start (damaged file, unreachable server, missing driver) raises
+    ``DatabaseUnavailableError`` with one line for the operator, before anything listens.
+    """
+    with explained_database_failures(settings.resolved_database_url()):
+        app, services, _runtime = build_live_app(site, settings, migrate=options.migrate, customise=customise)
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=options.host,

@@ -25,10 +25,12 @@ from sqlalchemy.exc import OperationalError
 
 from faults.helpers import channel, commission, eventually, running, site, submit, valve_state, zone
 from gasguard.actuators.simulated import SimulatedValve
+from gasguard.auth import Role, create_user
 from gasguard.domain import Reading
 from gasguard.storage.engine import create_engine_for
 from gasguard.storage.models import EventRow, ReadingRow
 from gasguard.web import create_app
+from gasguard.web.testing import PASSWORD
 
 BUFFER = 1_000  # the smallest reading_buffer_max the settings allow
 STORAGE = {"reading_buffer_max": BUFFER, "reading_batch_size": 100, "reading_flush_interval_s": 0.05}
@@ -52,14 +54,27 @@ def plant() -> Iterator[tuple[Any, dict[str, SimulatedValve]]]:
     yield config, {"kv": SimulatedValve("kv", travel_time_s=0.0)}
 
 
-async def _get(app: FastAPI, path: str) -> httpx.Response:
+async def _get(app: FastAPI, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gasguard") as client:
-        return await client.get(path)
+        return await client.get(path, headers=headers)
 
 
-async def _health(app: FastAPI) -> tuple[int, dict[str, Any]]:
-    """What monitoring sees: ``GET /api/v1/health`` (the app's background tasks run beside it)."""
-    response = await _get(app, "/api/v1/health")
+async def _sign_in(app: FastAPI, runtime: Any) -> dict[str, str]:
+    """An operator's token, taken before the outage: health details are for signed-in people, and stay
+    visible to a token checked shortly before the database went away."""
+    with runtime.services.session_factory() as session, session.begin():
+        create_user(session, username="otto", password=PASSWORD, role=Role.OPERATOR, now=time.time())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gasguard") as client:
+        response = await client.post("/api/v1/auth/login", json={"username": "otto", "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    await _get(app, "/api/v1/health", headers)  # the token checked once while the database answers
+    return headers
+
+
+async def _health(app: FastAPI, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """What the operator's health screen shows: ``GET /api/v1/health`` with details (the app's background
+    tasks run beside it)."""
+    response = await _get(app, "/api/v1/health", headers)
     return response.status_code, response.json()
 
 
@@ -84,6 +99,7 @@ def test_an_outage_within_the_buffer_loses_nothing_and_the_valve_still_closes(
         async with running(config, database_url, tmp_path, valves=valves, **STORAGE) as runtime:
             switch = DatabaseSwitch(runtime.services.engine)
             app = create_app(runtime.services.settings, runtime.services)
+            otto = await _sign_in(app, runtime)
             await commission(runtime)
             feed = runtime.bus.subscribe(topics=("trip", "valve_command", "alarm", "valve"))
             outage_from = time.time()  # the runtime's clock: events from here on happen during the outage
@@ -93,7 +109,7 @@ def test_an_outage_within_the_buffer_loses_nothing_and_the_valve_still_closes(
             assert zone(runtime, "kitchen")["tripped"]
             await eventually(lambda: valve_state(runtime, "kv") == "closed", "the valve closed during the outage")
             await eventually(lambda: runtime.services.writer.health().failed_attempts > 0, "a failed write")
-            status, health = await _health(app)
+            status, health = await _health(app, otto)
             assert (status, health["status"]) == (503, "down")
             assert health["components"]["database"]["status"] == "down"
             writer = health["components"]["reading_writer"]
@@ -109,7 +125,7 @@ def test_an_outage_within_the_buffer_loses_nothing_and_the_valve_still_closes(
             switch.down = False
             await eventually(lambda: runtime.services.writer.health().buffered == 0, "the buffer written", 15)
             await eventually(lambda: runtime.services.recorder.pending == 0, "the kept events written", 15)
-            status, health = await _health(app)
+            status, health = await _health(app, otto)
             assert (status, health["status"]) == (200, "ok")
 
     asyncio.run(scenario())
@@ -127,11 +143,12 @@ def test_beyond_the_buffer_the_oldest_readings_go_and_health_says_so(
         async with running(config, database_url, tmp_path, valves=valves, **STORAGE) as runtime:
             switch = DatabaseSwitch(runtime.services.engine)
             app = create_app(runtime.services.settings, runtime.services)
+            otto = await _sign_in(app, runtime)
             await commission(runtime)
             health_feed = runtime.bus.subscribe(topics=("health",))
             switch.down = True
             await submit(runtime, *(Reading("k1", 100.0 + i, 1.0 + i) for i in range(BUFFER + 500)))
-            status, health = await _health(app)
+            status, health = await _health(app, otto)
             writer = health["components"]["reading_writer"]
             assert (status, writer["status"]) == (503, "down")
             assert (writer["detail"]["buffered"], writer["detail"]["dropped"]) == (BUFFER, 500)
@@ -152,7 +169,7 @@ def test_beyond_the_buffer_the_oldest_readings_go_and_health_says_so(
 
             switch.down = False
             await eventually(lambda: runtime.services.writer.health().buffered == 0, "the buffer written", 15)
-            status, health = await _health(app)
+            status, health = await _health(app, otto)
             writer = health["components"]["reading_writer"]
             assert (writer["status"], writer["detail"]["dropped"]) == ("ok", 501)
 

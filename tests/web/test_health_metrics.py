@@ -10,18 +10,26 @@ from gasguard.web.health import ComponentHealth
 from gasguard.web.testing import ApiHarness, make_settings
 
 
-def test_health_reports_each_component_without_a_token(api: ApiHarness) -> None:
+def test_health_gives_anonymous_callers_each_components_status_only(api: ApiHarness) -> None:
     response = api.client.get("/api/v1/health")
     assert response.status_code == 200
-    body = response.json()
+    assert response.json() == {
+        "status": "ok",
+        "components": {name: {"status": "ok"} for name in ("database", "reading_writer", "event_log", "notify")},
+    }
+
+
+def test_health_gives_signed_in_people_the_details(api: ApiHarness) -> None:
+    body = api.client.get("/api/v1/health", headers=api.headers("vera")).json()
     assert body["status"] == "ok"
-    assert set(body["components"]) == {"database", "reading_writer", "event_log", "notify"}
-    assert body["components"]["database"]["status"] == "ok"
     assert body["components"]["database"]["detail"]["backend"] == "sqlite"
     assert body["components"]["reading_writer"]["detail"]["capacity"] == 250_000
+    forged = api.client.get("/api/v1/health", headers={"Authorization": "Bearer ggs_forged"}).json()
+    assert "detail" not in forged["components"]["database"]
 
 
 def test_a_down_component_makes_readiness_503_and_degraded_stays_200(api: ApiHarness) -> None:
+    vera = api.headers("vera")
     api.services.health_checks["broker"] = lambda: ComponentHealth(ComponentStatus.DEGRADED, {"reconnects": 3})
     degraded = api.client.get("/api/v1/health")
     assert (degraded.status_code, degraded.json()["status"]) == (200, "degraded")
@@ -30,12 +38,13 @@ def test_a_down_component_makes_readiness_503_and_degraded_stays_200(api: ApiHar
         raise RuntimeError("model file missing")
 
     api.services.health_checks["models"] = broken
-    down = api.client.get("/api/v1/health")
+    down = api.client.get("/api/v1/health", headers=vera)
     assert down.status_code == 503
     assert down.json()["components"]["models"] == {
         "status": "down",
         "detail": {"error": "RuntimeError: model file missing"},
     }
+    assert api.client.get("/api/v1/health").json()["components"]["models"] == {"status": "down"}
     assert api.client.get("/api/v1/health/live").status_code == 200
 
 

@@ -35,6 +35,19 @@ def _replay_csv() -> Path | None:
     return path if path.is_file() else None
 
 
+def _demo_password(process: subprocess.Popen[str], seen: list[str]) -> str:
+    """The admin password the demo prints when it is ready (a new one every start); lines read are kept."""
+    for _ in range(500):
+        line = process.stdout.readline() if process.stdout is not None else ""
+        if not line:
+            break
+        seen.append(line)
+        found = re.search(r"sign in as: admin / (\S+)", line)
+        if found:
+            return found.group(1)
+    return ""
+
+
 def demo_memory(run_s: float = DEMO_RUN_S) -> dict[str, Any]:
     """Resident memory of ``gasguard demo`` with its models running (gas-type model when data is present)."""
     replay = _replay_csv()
@@ -45,6 +58,7 @@ def demo_memory(run_s: float = DEMO_RUN_S) -> dict[str, Any]:
             args += ["--replay", str(replay)]
         env = {**os.environ, "XDG_CACHE_HOME": str(Path(folder) / "cache")}
         process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        seen: list[str] = []
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
@@ -53,9 +67,14 @@ def demo_memory(run_s: float = DEMO_RUN_S) -> dict[str, Any]:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.2)
+            password = _demo_password(process, seen)
             time.sleep(run_s)
             rss = rss_mib(process.pid)
-            health = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=5).json()
+            # component details (which models are loaded) are only shown to a signed-in person
+            credentials = {"username": "admin", "password": password}
+            login = httpx.post(f"http://127.0.0.1:{port}/api/v1/auth/login", json=credentials, timeout=5)
+            headers = {"Authorization": f"Bearer {login.json().get('access_token', '')}"}
+            health = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", headers=headers, timeout=5).json()
             models = sorted(k for k, v in health["components"]["models"]["detail"].items() if isinstance(v, dict))
         finally:
             process.send_signal(signal.SIGINT)
@@ -63,7 +82,7 @@ def demo_memory(run_s: float = DEMO_RUN_S) -> dict[str, Any]:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-        log = process.stdout.read() if process.stdout is not None else ""
+        log = "".join(seen) + (process.stdout.read() if process.stdout is not None else "")
     return {
         "rss_mib": rss,
         "models_loaded": models,

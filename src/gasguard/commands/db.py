@@ -8,6 +8,7 @@ import time
 import typer
 
 from gasguard.commands.apps import CliApps
+from gasguard.commands.failures import database_or_exit, exit_for_database
 
 DatabaseUrlOption = typer.Option(None, "--database-url", help="Overrides GASGUARD_DATABASE_URL.")
 
@@ -33,7 +34,8 @@ def register(apps: CliApps) -> None:
         from gasguard.storage.migrate import upgrade_to_head
 
         url = _url(database_url)
-        revision = upgrade_to_head(url)
+        with database_or_exit(url):
+            revision = upgrade_to_head(url)
         shown = make_url(url).render_as_string(hide_password=True)
         if as_json:
             typer.echo(json.dumps({"database": shown, "revision": revision}))
@@ -49,11 +51,13 @@ def register(apps: CliApps) -> None:
         from gasguard.storage.engine import create_engine_for
         from gasguard.storage.migrate import current_revision, head_revision
 
-        engine = create_engine_for(_url(database_url))
-        try:
-            revision = current_revision(engine)
-        finally:
-            engine.dispose()
+        url = _url(database_url)
+        with database_or_exit(url):
+            engine = create_engine_for(url)
+            try:
+                revision = current_revision(engine)
+            finally:
+                engine.dispose()
         head = head_revision()
         if as_json:
             typer.echo(json.dumps({"revision": revision, "head": head, "up_to_date": revision == head}))
@@ -70,22 +74,26 @@ def register(apps: CliApps) -> None:
         """Delete readings and events older than GASGUARD_READING/EVENT_RETENTION_DAYS."""
         from gasguard.settings import ServiceSettings
         from gasguard.storage.engine import create_engine_for, make_session_factory
-        from gasguard.storage.migrate import check_schema_current
+        from gasguard.storage.migrate import SchemaOutOfDateError, check_schema_current
         from gasguard.storage.retention import purge
 
         settings = ServiceSettings() if database_url is None else ServiceSettings(database_url=database_url)
-        engine = create_engine_for(settings.resolved_database_url())
-        try:
-            check_schema_current(engine)
-            with make_session_factory(engine)() as session, session.begin():
-                result = purge(
-                    session,
-                    now=time.time(),
-                    reading_retention_days=settings.reading_retention_days,
-                    event_retention_days=settings.event_retention_days,
-                )
-        finally:
-            engine.dispose()
+        url = settings.resolved_database_url()
+        with database_or_exit(url):
+            engine = create_engine_for(url)
+            try:
+                check_schema_current(engine)
+                with make_session_factory(engine)() as session, session.begin():
+                    result = purge(
+                        session,
+                        now=time.time(),
+                        reading_retention_days=settings.reading_retention_days,
+                        event_retention_days=settings.event_retention_days,
+                    )
+            except SchemaOutOfDateError as exc:
+                raise exit_for_database(exc) from None
+            finally:
+                engine.dispose()
         if as_json:
             typer.echo(
                 json.dumps({"readings_deleted": result.readings_deleted, "events_deleted": result.events_deleted})

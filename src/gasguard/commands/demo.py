@@ -28,8 +28,10 @@ def register(apps: CliApps) -> None:
     ) -> None:
         """Run GasGuard on a simulated site: a kitchen leak, automatic shut-off, reset and reopen, looping."""
         started = time.perf_counter()
+        from gasguard.commands.failures import exit_for_database
         from gasguard.demo import demo_settings, demo_site, prepare_demo
         from gasguard.serving import ServeError, ServeOptions, run_service
+        from gasguard.storage.engine import DatabaseUnavailableError
 
         logging.getLogger().setLevel(log_level.upper())
         if replay is not None and not replay.is_file():
@@ -64,6 +66,8 @@ def register(apps: CliApps) -> None:
                 customise=customise,
                 on_ready=ready,
             )
+        except DatabaseUnavailableError as exc:  # the demo's own file, damaged: say where it is
+            raise exit_for_database(exc) from None
         except ServeError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None

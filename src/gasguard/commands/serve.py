@@ -24,9 +24,12 @@ def register(apps: CliApps) -> None:
         log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
     ) -> None:
         """Serve the API, the dashboard and the live safety pipeline for a site."""
+        from gasguard.commands.failures import exit_for_database
         from gasguard.config import ConfigError, load_site_config
         from gasguard.serving import ServeError, ServeOptions, run_service
         from gasguard.settings import ServiceSettings, UnsafeSettingsError
+        from gasguard.storage.engine import DatabaseUnavailableError
+        from gasguard.storage.migrate import SchemaOutOfDateError
 
         logging.getLogger().setLevel(log_level.upper())
         try:
@@ -49,6 +52,8 @@ def register(apps: CliApps) -> None:
                 ServeOptions(host=host, port=port, log_level=log_level, migrate=migrate),
                 on_ready=ready,
             )
+        except (DatabaseUnavailableError, SchemaOutOfDateError) as exc:
+            raise exit_for_database(exc) from None
         except ServeError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None

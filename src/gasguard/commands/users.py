@@ -33,20 +33,23 @@ def _settings(database_url: str | None) -> ServiceSettings:
 @contextmanager
 def _session(settings: ServiceSettings) -> Iterator[Session]:
     """A transaction on the configured database; refuses an out-of-date schema with a clear message."""
+    from gasguard.commands.failures import database_or_exit
     from gasguard.storage.engine import create_engine_for, make_session_factory
     from gasguard.storage.migrate import SchemaOutOfDateError, check_schema_current
 
-    engine = create_engine_for(settings.resolved_database_url())
-    try:
+    url = settings.resolved_database_url()
+    with database_or_exit(url):  # a damaged file or an unreachable server: one line and exit code 2
+        engine = create_engine_for(url)
         try:
-            check_schema_current(engine)
-        except SchemaOutOfDateError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        with make_session_factory(engine)() as session, session.begin():
-            yield session
-    finally:
-        engine.dispose()
+            try:
+                check_schema_current(engine)
+            except SchemaOutOfDateError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(2) from None
+            with make_session_factory(engine)() as session, session.begin():
+                yield session
+        finally:
+            engine.dispose()
 
 
 def _read_password(password_stdin: bool) -> str:

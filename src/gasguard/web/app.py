@@ -22,10 +22,14 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from gasguard import __version__
+from gasguard.auth import PasswordPolicyError
 from gasguard.settings import ServiceSettings
 from gasguard.web import metrics
+from gasguard.web.health import describe_error
 from gasguard.web.limits import BodySizeLimit
 from gasguard.web.routes import (
     alarms,
@@ -55,6 +59,11 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
+
+DATABASE_UNAVAILABLE = (
+    "the database cannot be used right now; alarms and valve shut-off go on without it. "
+    "Try again in a moment, or ask the administrator to check the database."
+)
 
 
 def create_app(settings: ServiceSettings, services: Services | None = None) -> FastAPI:
@@ -115,6 +124,33 @@ def create_app(settings: ServiceSettings, services: Services | None = None) -> F
         if request.url.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    async def database_failed(request: Request, exc: Exception) -> JSONResponse:
+        """503 with a plain message: never a 500, and never the SQL statement or its parameters.
+
+        A damaged file, a server that went away, a full disk or a pool with no free connection all land
+        here; the log says which (first line only at warning level, the traceback at debug).
+        """
+        logger.warning("%s %s: database error: %s", request.method, request.url.path, describe_error(exc))
+        logger.debug("database error details", exc_info=exc)
+        if isinstance(exc, IntegrityError):  # a conflict with a concurrent change, not an outage
+            return JSONResponse(
+                status_code=status.HTTP_409_CONFLICT,
+                content={"detail": "the change conflicts with data stored meanwhile; reload and try again"},
+            )
+        return JSONResponse(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            content={"detail": DATABASE_UNAVAILABLE},
+            headers={"Retry-After": "10"},
+        )
+
+    app.add_exception_handler(DBAPIError, database_failed)
+    app.add_exception_handler(PoolTimeoutError, database_failed)
+
+    @app.exception_handler(PasswordPolicyError)
+    async def weak_password(_request: Request, exc: PasswordPolicyError) -> JSONResponse:
+        """422 with the reason and advice, for any route that sets a password (never the password itself)."""
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 _bearer = HTTPBearer(auto_error=False, description="A session token from /api/v1/auth/login or a device token.")
 
+OptionalCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+"""The bearer token if one was sent, unchecked: for public routes that show more to signed-in callers."""
+
 
 def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
