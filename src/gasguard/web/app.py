@@ -7,8 +7,11 @@ gets its own database and the live pipeline can hand in the services it built.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -18,8 +21,9 @@ from fastapi import FastAPI, HTTPException, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -54,10 +58,23 @@ logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
 """The dashboard (plain HTML, CSS and JavaScript); served at ``/`` and ``/static`` when it is there."""
 
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+"""On every response. The dashboard has no inline script, style or event-handler attribute (its views set
+styles through ``element.style`` and handlers through ``addEventListener``), so nothing it needs is
+``unsafe-inline``: markup injected through a name or a reason could not run script. Camera frames are
+``blob:`` URLs, the favicon a ``data:`` one, the live feed a WebSocket."""
+
+DOCS_CDN = "https://cdn.jsdelivr.net"
+"""Where FastAPI's /docs (Swagger UI) and /redoc pages load their code from; without internet they stay blank."""
+
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
 }
 
 DATABASE_UNAVAILABLE = (
@@ -96,7 +113,8 @@ def create_app(settings: ServiceSettings, services: Services | None = None) -> F
         version=__version__,
         description="Gas detection, alarms and automatic valve shut-off.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by ``add_api_docs`` with a policy that lets their CDN code run
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.services = services
@@ -163,6 +181,7 @@ def create_app(settings: ServiceSettings, services: Services | None = None) -> F
     for module in (auth, users, tokens, health, events, site, zones, alarms, valves, readings, ingest, models, cameras):
         app.include_router(module.router)
     app.include_router(ws.router)
+    add_api_docs(app)
     mount_dashboard(app, STATIC_DIR)
 
     @app.get("/metrics", include_in_schema=False)
@@ -224,3 +243,49 @@ def mount_dashboard(app: FastAPI, folder: Path) -> None:
         if not index.is_file():
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="the dashboard is not installed")
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
+def docs_policy(page: str) -> str:
+    """The policy for the API documentation pages: their CDN, and only the inline scripts of ``page``.
+
+    Swagger UI starts from one inline ``<script>``; it is allowed by its SHA-256, not by 'unsafe-inline',
+    so nothing injected into the page could run. Swagger UI and ReDoc set inline styles and ReDoc loads
+    web fonts and a search worker, so styles are 'unsafe-inline' here: these pages show only the API's
+    own description, never text that users typed.
+    """
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
+        for script in _INLINE_SCRIPT.findall(page)
+    )
+    return (
+        f"default-src 'self'; script-src 'self' {DOCS_CDN} {hashes}; "
+        f"style-src 'self' 'unsafe-inline' {DOCS_CDN} https://fonts.googleapis.com; "
+        "font-src 'self' data: https://fonts.gstatic.com; "
+        f"img-src 'self' data: {DOCS_CDN} https://fastapi.tiangolo.com; "
+        "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'; form-action 'self'"
+    )
+
+
+def _with_docs_policy(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = docs_policy(bytes(page.body).decode("utf-8"))
+    return page
+
+
+def add_api_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc``, as FastAPI builds them, each with its own looser policy."""
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return _with_docs_policy(
+            get_swagger_ui_html(openapi_url=f"{root}/openapi.json", title=f"{app.title} - Swagger UI")
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return _with_docs_policy(get_redoc_html(openapi_url=f"{root}/openapi.json", title=f"{app.title} - ReDoc"))
