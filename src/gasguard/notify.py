@@ -27,6 +27,10 @@ from typing import Any, Protocol, runtime_checkable
 logger = logging.getLogger(__name__)
 
 DEFAULT_QUEUE_SIZE = 1000
+AUDIT_TOPIC = "audit"
+"""Message topic of audit events (sign-ins, user and token changes): people's names and addresses."""
+CLIENT_ADDRESS_KEYS = frozenset({"client"})
+"""Payload keys that hold a caller's network address (``auth.login`` audit events put it in ``client``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,23 @@ class Message:
     topic: str
     payload: Mapping[str, Any]
     ts: float
+
+
+def without_client_addresses(message: Message) -> Message:
+    """The message with client addresses removed, at the top level and in an event's ``payload``.
+
+    For consumers outside GasGuard (an MQTT broker): a failed sign-in's name and address together tell
+    an attacker which accounts are being tried from where.
+
+    >>> m = Message("audit", {"actor": "ada", "payload": {"client": "10.0.0.7", "accepted": False}}, 1.0)
+    >>> without_client_addresses(m).payload
+    {'actor': 'ada', 'payload': {'accepted': False}}
+    """
+    payload = {key: value for key, value in message.payload.items() if key not in CLIENT_ADDRESS_KEYS}
+    inner = payload.get("payload")
+    if isinstance(inner, Mapping):
+        payload["payload"] = {key: value for key, value in inner.items() if key not in CLIENT_ADDRESS_KEYS}
+    return Message(topic=message.topic, payload=payload, ts=message.ts)
 
 
 @runtime_checkable

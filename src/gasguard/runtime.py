@@ -25,7 +25,7 @@ from gasguard.actuators.base import ValveDriver
 from gasguard.actuators.factory import build_valve_drivers, close_valve_drivers, run_valve_drivers
 from gasguard.config import SiteConfig
 from gasguard.domain import MlSignal, OperatorCommand, OperatorResult, Output, Reading
-from gasguard.ingest.mqtt import BrokerAddress
+from gasguard.mqtt_client import BrokerAddress
 from gasguard.notify import FanoutBus, Message
 from gasguard.pipeline import SafetyPipeline
 from gasguard.safety.interlock import PlantState, cold_start

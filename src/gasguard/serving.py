@@ -20,11 +20,14 @@ import uvicorn
 from gasguard.config import SiteConfig
 from gasguard.domain import Output, Reading
 from gasguard.identify import ZoneGasIdentifier
-from gasguard.ingest.mqtt import MqttPublisher, MqttReadingSource, parse_mqtt_url
+from gasguard.ingest.mqtt import MqttPublisher, MqttReadingSource
+from gasguard.mqtt_client import BrokerSecurity, broker_from_settings
 from gasguard.runtime import Runtime, UnknownChannelError, build_runtime
 from gasguard.settings import ServiceSettings
 from gasguard.storage.engine import explained_database_failures
+from gasguard.storage.writer import ComponentStatus
 from gasguard.web import build_services, create_app
+from gasguard.web.health import ComponentHealth, HealthCheck
 from gasguard.web.services import Services
 
 log = logging.getLogger(__name__)
@@ -46,12 +49,27 @@ class ServeOptions:
     migrate: bool = True
 
 
+def mqtt_health(security: BrokerSecurity) -> HealthCheck:
+    """The ``mqtt`` health component: degraded, with a warning, while the broker lets anonymous clients in
+    (anyone on the network could then publish a reading of 0 for a detector in alarm)."""
+
+    def check() -> ComponentHealth:
+        status = ComponentStatus.DEGRADED if security.insecure else ComponentStatus.OK
+        return ComponentHealth(status, security.detail())
+
+    return check
+
+
 def attach_mqtt(runtime: Runtime, settings: ServiceSettings) -> None:
-    """Readings in from the broker, every stored event and live reading out to it (when a broker is set)."""
-    if not settings.mqtt_url:
+    """Readings in from the broker, stored events and live readings out to it (when a broker is set), and
+    a check, at start and hourly, that the broker refuses clients without credentials."""
+    broker = broker_from_settings(settings)
+    if broker is None:
         return
-    broker = parse_mqtt_url(settings.mqtt_url)
     prefix = settings.mqtt_topic_prefix
+    security = BrokerSecurity(broker)
+    runtime.services.health_checks["mqtt"] = mqtt_health(security)
+    runtime.services.background.append(security.run)
     source = MqttReadingSource(broker, prefix=prefix, clock=runtime.clock)
     unknown = {"count": 0, "array_only": 0}
     identifier: ZoneGasIdentifier | None = None
@@ -91,7 +109,7 @@ def attach_mqtt(runtime: Runtime, settings: ServiceSettings) -> None:
 
     runtime.add_source("mqtt", consume, source_detail)
 
-    publisher = MqttPublisher(broker, prefix=prefix)
+    publisher = MqttPublisher(broker, prefix=prefix, publish_audit=settings.mqtt_publish_audit)
     subscription = runtime.bus.subscribe(maxsize=10_000)
 
     async def forward(_rt: Runtime) -> None:
@@ -122,7 +140,7 @@ def attach_home_assistant(runtime: Runtime, settings: ServiceSettings, publisher
         discovery_messages,
         parse_ha_command,
     )
-    from gasguard.ingest.mqtt import make_client
+    from gasguard.mqtt_client import make_client
 
     prefix = settings.mqtt_topic_prefix
     for topic, payload in discovery_messages(
@@ -180,8 +198,7 @@ def build_live_app(
 ) -> tuple[object, Services, Runtime]:
     """Services, runtime and the ASGI app, ready for uvicorn (or a test client)."""
     services = build_services(settings, upgrade=migrate, clock=clock)
-    broker = parse_mqtt_url(settings.mqtt_url) if settings.mqtt_url else None
-    runtime = build_runtime(site, services, clock=clock, mqtt=broker)
+    runtime = build_runtime(site, services, clock=clock, mqtt=broker_from_settings(settings))
     attach_mqtt(runtime, settings)
     attach_modbus(runtime)
     if customise is not None:

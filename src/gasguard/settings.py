@@ -58,7 +58,8 @@ def _split_csv(value: object) -> object:
 class ServiceSettings(BaseSettings):
     """Everything the running service needs that is not part of the site file."""
 
-    model_config = SettingsConfigDict(env_prefix="GASGUARD_", extra="forbid", frozen=True)
+    # Errors never echo a value back: URLs may hold the broker's or the database's password.
+    model_config = SettingsConfigDict(env_prefix="GASGUARD_", extra="forbid", frozen=True, hide_input_in_errors=True)
 
     data_dir: Path = Field(
         default_factory=default_data_dir,
@@ -70,7 +71,23 @@ class ServiceSettings(BaseSettings):
         "PostgreSQL: postgresql+psycopg://..., MySQL/MariaDB: mysql+pymysql://...",
     )
     mqtt_url: str | None = Field(
-        default=None, description="Broker URL mqtt://[user:password@]host[:port] or mqtts://...; none = no MQTT."
+        default=None,
+        repr=False,  # it may hold the broker password
+        description="Broker URL mqtt://[user:password@]host[:port] or mqtts://... (TLS, port 8883); none = no MQTT.",
+    )
+    mqtt_ca_file: Path | None = Field(
+        default=None, description="CA bundle (PEM) to verify an mqtts:// broker with. Default: the system's CAs."
+    )
+    mqtt_client_cert: Path | None = Field(
+        default=None, description="Client certificate (PEM) for an mqtts:// broker that asks for one."
+    )
+    mqtt_client_key: Path | None = Field(
+        default=None, description="Private key of mqtt_client_cert, when it is not in the same file."
+    )
+    mqtt_publish_audit: bool = Field(
+        default=False,
+        description="Also publish the audit trail (sign-ins, user and token changes) to <prefix>/events/audit. "
+        "Client addresses are never published.",
     )
     mqtt_topic_prefix: str = Field(default="gasguard", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     site_config: Path | None = Field(default=None, description="Site YAML (sites, zones, channels, valves).")
@@ -142,7 +159,11 @@ class ServiceSettings(BaseSettings):
             return None
         parts = urlsplit(url)
         if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
-            raise UnsafeSettingsError(f"MQTT URL {url!r} must look like mqtt://host[:port] or mqtts://host[:port]")
+            # Not the URL itself in the message: it may hold the broker password.
+            raise UnsafeSettingsError(
+                "GASGUARD_MQTT_URL must look like mqtt://host[:port] or mqtts://host[:port] (TLS), "
+                "with user:password@ before the host to sign in"
+            )
         return url
 
     @field_validator("secret_key")
@@ -154,6 +175,24 @@ class ServiceSettings(BaseSettings):
                 "(or leave it unset and one is generated in the data folder)"
             )
         return key
+
+    @model_validator(mode="after")
+    def _check_mqtt_tls(self) -> ServiceSettings:
+        files = {
+            "GASGUARD_MQTT_CA_FILE": self.mqtt_ca_file,
+            "GASGUARD_MQTT_CLIENT_CERT": self.mqtt_client_cert,
+            "GASGUARD_MQTT_CLIENT_KEY": self.mqtt_client_key,
+        }
+        named = [name for name, path in files.items() if path is not None]
+        if named and not (self.mqtt_url or "").startswith("mqtts://"):
+            # Refused rather than ignored: the site would believe its broker traffic is encrypted.
+            raise UnsafeSettingsError(f"{', '.join(named)} need an mqtts:// GASGUARD_MQTT_URL (TLS)")
+        if self.mqtt_client_key is not None and self.mqtt_client_cert is None:
+            raise UnsafeSettingsError("GASGUARD_MQTT_CLIENT_KEY needs GASGUARD_MQTT_CLIENT_CERT")
+        for name, path in files.items():
+            if path is not None and not path.is_file():
+                raise UnsafeSettingsError(f"{name}: no such file {path}")
+        return self
 
     @model_validator(mode="after")
     def _check_retention(self) -> ServiceSettings:

@@ -19,6 +19,10 @@ confirms the movement. It raises ``ValveDriverError`` when the broker is not con
 ``publish_timeout_s`` or does not acknowledge, so ``RetryingValve`` retries and the safety core
 raises a VALVE FAULT. While the broker is unreachable for ``feedback_lost_s`` the position is
 reported UNKNOWN once (the core raises a VALVE FAULT): GasGuard cannot see the valve.
+
+The connection uses the broker's credentials and TLS (``gasguard.mqtt_client``). On a secured broker
+the controller's user may only read ``<base>/set`` and write ``<base>/state`` (``docs/mqtt-security.md``),
+so no other device can open the valve or fake its position.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import aiomqtt
 
 from gasguard.actuators.base import Report, ValveDriverError
 from gasguard.domain import ValveAction, ValveFeedback, ValvePosition
-from gasguard.ingest.mqtt import BrokerAddress, make_client
+from gasguard.mqtt_client import BrokerAddress, make_client
 
 logger = logging.getLogger(__name__)
 

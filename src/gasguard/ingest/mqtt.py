@@ -7,7 +7,11 @@ raised. Each client announces itself on an availability topic: ``online`` (retai
 retained ``offline`` last will that the broker publishes if the process dies.
 
 ``MqttPublisher`` implements ``notify.Publisher``: ``publish`` only queues (bounded, oldest dropped and
-counted), and ``run`` sends the queue, reconnecting the same way.
+counted), and ``run`` sends the queue, reconnecting the same way. The audit trail (sign-ins, user and
+token changes) is not sent unless ``publish_audit`` is set, and even then without client addresses:
+whoever may subscribe to the broker is not necessarily someone who may read who signed in from where.
+
+Connections (credentials, TLS) are made by ``gasguard.mqtt_client``, shared with the valve actuators.
 """
 
 from __future__ import annotations
@@ -16,14 +20,11 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
-import ssl
 import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 
@@ -35,59 +36,25 @@ from gasguard.ingest.payloads import (
     parse_payload,
     parse_topic,
 )
-from gasguard.notify import Message
+from gasguard.mqtt_client import OFFLINE, BrokerAddress, make_client, parse_mqtt_url
+from gasguard.notify import AUDIT_TOPIC, Message, without_client_addresses
+
+__all__ = [  # the client helpers live in gasguard.mqtt_client; named here for existing imports
+    "OFFLINE",
+    "ONLINE",
+    "BrokerAddress",
+    "IncomingReading",
+    "IngestStats",
+    "MqttPublisher",
+    "MqttReadingSource",
+    "make_client",
+    "parse_mqtt_url",
+]
 
 logger = logging.getLogger(__name__)
 
 ONLINE = "online"
-OFFLINE = "offline"
 LOG_EVERY_N_INVALID = 100  # after the first 10, log one invalid message in this many
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    host: str
-    port: int = 1883
-    username: str | None = None
-    password: str | None = None
-    tls: bool = False
-
-
-def parse_mqtt_url(url: str) -> BrokerAddress:
-    """``mqtt://user:password@host:1883`` or ``mqtts://host:8883`` as a ``BrokerAddress``."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
-        raise ValueError(f"MQTT URL must look like mqtt://host[:port], got {url!r}")
-    tls = parts.scheme == "mqtts"
-    return BrokerAddress(
-        host=parts.hostname,
-        port=parts.port or (8883 if tls else 1883),
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        tls=tls,
-    )
-
-
-TCP_NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-"""MQTT packets are small; without it Nagle holds each one back until the broker's delayed ACK (~40 ms),
-which caps a QoS 1 subscription at a few hundred messages/s and lets the broker's queue overflow."""
-
-
-def make_client(broker: BrokerAddress, *, client_id: str, availability_topic: str | None) -> aiomqtt.Client:
-    """An aiomqtt client with GasGuard's defaults (last will on the availability topic, no Nagle delay)."""
-    will = aiomqtt.Will(availability_topic, OFFLINE, qos=1, retain=True) if availability_topic else None
-    return aiomqtt.Client(
-        broker.host,
-        broker.port,
-        username=broker.username,
-        password=broker.password,
-        identifier=client_id,
-        will=will,
-        keepalive=30,
-        timeout=10,
-        tls_context=ssl.create_default_context() if broker.tls else None,
-        socket_options=[TCP_NODELAY],
-    )
 
 
 @dataclass
@@ -181,7 +148,7 @@ class MqttReadingSource:
                     self._backoff.reset()
                     await client.publish(self.availability_topic, ONLINE, qos=1, retain=True)
                     await client.subscribe(self.subscription, qos=1)
-                    logger.info("MQTT source connected to %s:%d", self.broker.host, self.broker.port)
+                    logger.info("MQTT source connected to %s", self.broker.display)
                     try:
                         async for message in client.messages:
                             payload = message.payload
@@ -223,8 +190,10 @@ class MqttPublisher:
         max_queue: int = 10_000,
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
+        publish_audit: bool = False,
     ) -> None:
         self.broker = broker
+        self.publish_audit = publish_audit
         self.client_id = client_id or f"gasguard-publish-{uuid.uuid4().hex[:8]}"
         self.availability_topic = availability_topic or f"{prefix}/availability/{self.client_id}"
         self._topic_for = topic_for or default_topic(prefix)
@@ -234,6 +203,7 @@ class MqttPublisher:
         self._backoff = _Backoff(backoff_initial_s, backoff_max_s)
         self.sent = 0
         self.dropped = 0
+        self.withheld = 0  # audit messages not sent because publish_audit is off
         self.connected = False
         self.last_error: str | None = None
 
@@ -245,6 +215,11 @@ class MqttPublisher:
         self._ready.set()
 
     async def publish(self, message: Message) -> None:
+        if message.topic == AUDIT_TOPIC:
+            if not self.publish_audit:
+                self.withheld += 1
+                return
+            message = without_client_addresses(message)
         self.enqueue(self._topic_for(message), {"ts": message.ts, **message.payload})
 
     @property
