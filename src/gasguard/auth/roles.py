@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from gasguard.auth.tokens import TokenScope
+
 
 class Role(StrEnum):
     VIEWER = "viewer"
@@ -37,6 +39,8 @@ class Principal:
     user_id: int | None
     token_id: int
     device: bool = False
+    scope: TokenScope | None = None
+    """A device token's binding to channels or zones; ``None``: not bound."""
 
     def allows(self, required: Role) -> bool:
         return self.role is not None and self.role.allows(required)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gasguard.auth.passwords import hash_password, needs_rehash, rehash_password, verify_password
 from gasguard.auth.roles import Principal, Role
-from gasguard.auth.tokens import DEVICE_PREFIX, SESSION_PREFIX, TokenHasher, new_token
+from gasguard.auth.tokens import DEVICE_PREFIX, SESSION_PREFIX, TokenHasher, TokenScope, new_token
 from gasguard.storage.models import ApiTokenRow, UserRow
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -50,6 +50,7 @@ class DeviceToken:
     created_at: float
     revoked_at: float | None
     last_used_at: float | None
+    scope: TokenScope | None = None
 
 
 def _user(row: UserRow) -> User:
@@ -166,8 +167,13 @@ def revoke_session(session: Session, *, token_id: int, now: float) -> None:
         session.flush()
 
 
-def create_device_token(session: Session, *, name: str, hasher: TokenHasher, now: float) -> IssuedToken:
-    """A device token (for ingestion); names are unique among tokens that are not revoked."""
+def create_device_token(
+    session: Session, *, name: str, hasher: TokenHasher, now: float, scope: TokenScope | None = None
+) -> IssuedToken:
+    """A device token (for ingestion); names are unique among tokens that are not revoked.
+
+    With ``scope`` the token may only post readings of those channels or zones.
+    """
     if not TOKEN_NAME_PATTERN.fullmatch(name):
         raise AuthError("token name must be 1-64 characters: letters, digits, '.', '_' or '-'")
     existing = select(ApiTokenRow.id).where(
@@ -177,6 +183,7 @@ def create_device_token(session: Session, *, name: str, hasher: TokenHasher, now
         raise AuthError(f"a device token named {name!r} exists; revoke it first")
     token = new_token(DEVICE_PREFIX)
     row = ApiTokenRow(kind=DEVICE_KIND, name=name, token_hash=hasher.hash(token), user_id=None, created_at=now)
+    row.scope = None if scope is None else scope.to_json()
     session.add(row)
     session.flush()
     return IssuedToken(id=row.id, token=token, expires_at=None)
@@ -187,7 +194,14 @@ def list_device_tokens(session: Session, *, include_revoked: bool = False) -> li
     if not include_revoked:
         statement = statement.where(ApiTokenRow.revoked_at.is_(None))
     return [
-        DeviceToken(id=r.id, name=r.name, created_at=r.created_at, revoked_at=r.revoked_at, last_used_at=r.last_used_at)
+        DeviceToken(
+            id=r.id,
+            name=r.name,
+            created_at=r.created_at,
+            revoked_at=r.revoked_at,
+            last_used_at=r.last_used_at,
+            scope=TokenScope.from_json(r.scope),
+        )
         for r in session.scalars(statement)
     ]
 
@@ -222,7 +236,8 @@ def authenticate_token(session: Session, *, token: str, hasher: TokenHasher, now
         row.last_used_at = now
         session.flush()
     if row.kind == DEVICE_KIND:
-        return Principal(name=f"device:{row.name}", role=None, user_id=None, token_id=row.id, device=True)
+        scope = TokenScope.from_json(row.scope)
+        return Principal(name=f"device:{row.name}", role=None, user_id=None, token_id=row.id, device=True, scope=scope)
     user = session.get(UserRow, row.user_id) if row.user_id is not None else None
     if user is None or not user.active:
         return None

@@ -60,6 +60,11 @@ def _read_password(password_stdin: bool) -> str:
     return password
 
 
+def _split_ids(value: str | None) -> list[str]:
+    """``kitchen-ch1,kitchen-ch2`` as a list (empty items dropped)."""
+    return [] if value is None else [item.strip() for item in value.split(",") if item.strip()]
+
+
 def _audit(session: Session, *, source: str, reason: str, payload: dict[str, object]) -> None:
     import getpass
 
@@ -151,23 +156,47 @@ def register(apps: CliApps) -> None:
     @tokens.command("create")
     def token_create(
         name: str = typer.Option(..., "--name", help="Device name, e.g. boiler-gateway"),
+        channels: str | None = typer.Option(
+            None, "--channels", help="Bind the token to these channels (comma-separated): it may post only them."
+        ),
+        zones: str | None = typer.Option(
+            None, "--zones", help="Bind the token to these zones (comma-separated): any channel in them."
+        ),
         database_url: str | None = DatabaseUrlOption,
         as_json: bool = JsonOption,
     ) -> None:
-        """Create a device token; it is printed once and only its hash is stored."""
-        from gasguard.auth import AuthError, TokenHasher, create_device_token
+        """Create a device token; it is printed once and only its hash is stored.
 
+        Bind a device's token to its own channels or zone, so a token copied off one detector cannot post
+        readings ("no gas") for another.
+        """
+        from gasguard.auth import AuthError, TokenHasher, create_device_token
+        from gasguard.auth.tokens import ScopeError, TokenScope
+
+        scope: TokenScope | None = None
+        if channels is not None or zones is not None:
+            try:
+                scope = TokenScope.of(channels=_split_ids(channels), zones=_split_ids(zones))
+            except ScopeError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(2) from None
         settings = _settings(database_url)
         hasher = TokenHasher(settings.resolved_secret_key())
         with _session(settings) as session:
             try:
-                issued = create_device_token(session, name=name, hasher=hasher, now=time.time())
+                issued = create_device_token(session, name=name, hasher=hasher, now=time.time(), scope=scope)
             except AuthError as exc:
                 typer.echo(f"error: {exc}", err=True)
                 raise typer.Exit(1) from None
-            _audit(session, source=f"token:{name}", reason="created from the command line", payload={"id": issued.id})
+            scope_json = None if scope is None else scope.to_json()
+            _audit(
+                session,
+                source=f"token:{name}",
+                reason="created from the command line",
+                payload={"id": issued.id, "scope": scope_json},
+            )
         if as_json:
-            typer.echo(json.dumps({"id": issued.id, "name": name, "token": issued.token}))
+            typer.echo(json.dumps({"id": issued.id, "name": name, "token": issued.token, "scope": scope_json}))
         else:
             typer.echo(issued.token)
 
@@ -186,14 +215,21 @@ def register(apps: CliApps) -> None:
             typer.echo(
                 json.dumps(
                     [
-                        {"id": t.id, "name": t.name, "created_at": t.created_at, "revoked_at": t.revoked_at}
+                        {
+                            "id": t.id,
+                            "name": t.name,
+                            "created_at": t.created_at,
+                            "revoked_at": t.revoked_at,
+                            "scope": None if t.scope is None else t.scope.to_json(),
+                        }
                         for t in found
                     ]
                 )
             )
             return
         for t in found:
-            typer.echo(f"{t.id}\t{t.name}\t{'revoked' if t.revoked_at else 'active'}")
+            bound = t.scope.describe() if t.scope is not None else "any channel"
+            typer.echo(f"{t.id}\t{t.name}\t{'revoked' if t.revoked_at else 'active'}\t{bound}")
 
     @tokens.command("revoke")
     def token_revoke(

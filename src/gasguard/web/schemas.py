@@ -55,9 +55,21 @@ class UserUpdate(Strict):
     reason: str = Reason
 
 
+ScopeIds = Field(None, max_length=1000, description="Channel or zone ids (as in the site file).")
+
+
 class DeviceTokenCreate(Strict):
     name: str = Field(min_length=1, max_length=64)
     reason: str = Reason
+    channels: list[str] | None = ScopeIds
+    zones: list[str] | None = ScopeIds
+
+
+class TokenScopePublic(BaseModel):
+    """A device token's binding: it may post these channels and any channel in these zones."""
+
+    channels: list[str]
+    zones: list[str]
 
 
 class DeviceTokenPublic(BaseModel):
@@ -66,12 +78,14 @@ class DeviceTokenPublic(BaseModel):
     created_at: float
     revoked_at: float | None
     last_used_at: float | None
+    scope: TokenScopePublic | None = Field(None, description="Channels and zones it is bound to; null: any channel.")
 
 
 class DeviceTokenIssued(BaseModel):
     id: int
     name: str
     token: str = Field(description="Shown once; store it on the device now.")
+    scope: TokenScopePublic | None = None
 
 
 class ComponentPublic(BaseModel):
