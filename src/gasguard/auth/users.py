@@ -242,3 +242,29 @@ def authenticate_token(session: Session, *, token: str, hasher: TokenHasher, now
     if user is None or not user.active:
         return None
     return Principal(name=user.username, role=Role(user.role), user_id=user.id, token_id=row.id)
+
+
+def recheck_session(
+    session: Session, *, token_id: int, token: str, hasher: TokenHasher, now: float
+) -> Principal | None:
+    """The person behind a sign-in session that was accepted earlier, read again; ``None`` once it is
+    revoked, expired, its user disabled, or its stored hash no longer matches under the current secret key.
+
+    For connections that outlive one request (the live feed re-checks every fraction of a second): one
+    primary-key read joined to the user, and no ``last_used_at`` write, unlike ``authenticate_token``.
+    Device tokens give ``None``: they hold no such connection.
+    """
+    statement = (
+        select(ApiTokenRow, UserRow)
+        .outerjoin(UserRow, UserRow.id == ApiTokenRow.user_id)
+        .where(ApiTokenRow.id == token_id, ApiTokenRow.token_hash == hasher.hash(token))
+    )
+    found = session.execute(statement).one_or_none()
+    if found is None:
+        return None
+    row, user = found
+    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        return None
+    if row.kind != SESSION_KIND or user is None or not user.active:
+        return None
+    return Principal(name=user.username, role=Role(user.role), user_id=user.id, token_id=row.id)

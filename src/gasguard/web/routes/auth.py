@@ -63,10 +63,12 @@ def login(body: LoginRequest, request: Request, services: ServicesDep, session: 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 def logout(principal: Authenticated, services: ServicesDep, session: SessionDep) -> Response:
-    """End this session (the token stops working at once)."""
+    """End this session: the token stops working at once, and its live feeds in this process close now
+    (in other processes, at their next recheck, within a second)."""
     if not principal.device:
         revoke_session(session, token_id=principal.token_id, now=services.clock())
         session.commit()
+        services.live_sessions.end_token(principal.token_id, "signed out")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

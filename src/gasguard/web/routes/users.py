@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from gasguard.auth import AuthError, PasswordPolicyError, create_user, list_users, update_user
+from gasguard.auth import AuthError, PasswordPolicyError, User, create_user, get_user, list_users, update_user
 from gasguard.web.deps import AdminUser, ServicesDep, SessionDep
+from gasguard.web.routes.ws import REASON_ROLE_CHANGED
 from gasguard.web.schemas import UserCreate, UserPublic, UserUpdate
+from gasguard.web.services import Services
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
+
+
+def _end_live_feeds(services: Services, before: User | None, after: User) -> None:
+    """Close the user's live feeds in this process now when they may no longer watch as before.
+
+    A disabled account's sessions are revoked; a new role keeps the sessions but the open dashboards
+    were built for the old role. Feeds in other processes see the same change at their next recheck.
+    """
+    if not after.active:
+        services.live_sessions.end_user(after.id, "account disabled")
+    elif before is not None and before.role != after.role:
+        services.live_sessions.end_user(after.id, REASON_ROLE_CHANGED)
 
 
 @router.get("")
@@ -48,6 +62,7 @@ def patch_user(
     username: str, body: UserUpdate, admin: AdminUser, services: ServicesDep, session: SessionDep
 ) -> UserPublic:
     now = services.clock()
+    before = get_user(session, username=username)
     try:
         user = update_user(session, username=username, now=now, role=body.role, active=body.active)
     except AuthError as exc:
@@ -63,4 +78,5 @@ def patch_user(
         reason=body.reason,
         payload={"action": "user.update", **{k: str(v) if not isinstance(v, bool) else v for k, v in changes.items()}},
     )
+    _end_live_feeds(services, before, user)  # after the commit in record_audit: never for a change not stored
     return UserPublic(username=user.username, role=user.role, active=user.active, created_at=user.created_at)
