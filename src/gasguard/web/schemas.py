@@ -139,7 +139,7 @@ class ChannelView(LiveModel):
     in_service: bool
     over_range: bool = Field(
         default=False,
-        description="Latched over range (gas above the sensor's span): A3 until an operator reset after a sensor check.",
+        description="Latched over range (gas above the sensor's span): A3 until a reset after a sensor check.",
     )
     levels: dict[str, bool] = Field(description="Which of A1, A2, A3 are active now.")
     setpoints: dict[str, float] = Field(description="a1, a2, a3 in %LEL.")
