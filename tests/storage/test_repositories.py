@@ -49,7 +49,15 @@ def test_migrations_create_every_table_at_head(any_database_url: str) -> None:
     try:
         assert current_revision(engine) == head_revision() == "0002"
         tables = set(inspect(engine).get_table_names())
-        expected = {"readings", "events", "users", "api_tokens", "safety_snapshots", "login_failures", "alembic_version"}
+        expected = {
+            "readings",
+            "events",
+            "users",
+            "api_tokens",
+            "safety_snapshots",
+            "login_failures",
+            "alembic_version",
+        }
         assert expected <= tables
         engine_at_head(any_database_url).dispose()  # running again is a no-op
         assert current_revision(engine) == "0002"
