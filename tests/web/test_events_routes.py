@@ -81,3 +81,57 @@ def test_csv_export_is_oldest_first_and_defuses_formulas(api: ApiHarness) -> Non
     assert rows[2]["reason"] == "A2 trip"
     assert rows[4]["actor"] == "'=cmd|calc"
     assert rows[4]["reason"] == "'+formula"
+
+
+def _seed_out_of_order(api: ApiHarness) -> list[str]:
+    """Seven audit events whose ids do not follow their times (late ones stored last); returns their
+    sources newest first, the order the log lists them in."""
+    times = [NOW + 10, NOW + 20, NOW + 30, NOW + 40, NOW + 50, NOW + 25, NOW + 30]
+    with api.services.session_factory() as session, session.begin():
+        for n, ts in enumerate(times):
+            add_event(session, kind=EventKind.AUDIT, ts=ts, source=f"e{n}", reason="test")
+    order = sorted(range(len(times)), key=lambda n: (times[n], n), reverse=True)
+    return [f"e{n}" for n in order]
+
+
+def test_events_page_older_and_newer_without_skipping_or_repeating(api: ApiHarness) -> None:
+    newest_first = _seed_out_of_order(api)
+    headers = api.headers("vera")
+
+    def page(**params: object) -> dict:
+        response = api.client.get("/api/v1/events", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        body["sources"] = [e["source"] for e in body["events"] if e["source"].startswith("e")]
+        return body
+
+    filtered = {"kind": "audit", "limit": 3}
+    # vera's sign-in is an audit event too (at NOW, the oldest): it ends the last page.
+    first = page(**filtered)
+    assert first["sources"] == newest_first[:3]
+    assert first["next_after_id"] is None and first["next_after_ts"] is None  # nothing newer
+    second = page(**filtered, before_id=first["next_before_id"], before_ts=first["next_before_ts"])
+    assert second["sources"] == newest_first[3:6]
+    third = page(**filtered, before_id=second["next_before_id"], before_ts=second["next_before_ts"])
+    assert third["sources"] == newest_first[6:] and third["events"][-1]["source"] == "auth.login"
+    assert third["next_before_id"] is None and third["next_before_ts"] is None  # the oldest page
+
+    # Newer from the last page gives back exactly the page before it, then the first one.
+    back = page(**filtered, after_id=third["next_after_id"], after_ts=third["next_after_ts"])
+    assert back["sources"] == second["sources"]
+    assert back["next_before_id"] == second["next_before_id"]
+    front = page(**filtered, after_id=back["next_after_id"], after_ts=back["next_after_ts"])
+    assert front["sources"] == first["sources"]
+    assert front["next_after_id"] is None  # the newest page again
+
+
+def test_events_paging_rejects_half_cursors(api: ApiHarness) -> None:
+    headers = api.headers("vera")
+    for params in (
+        {"before_ts": NOW},
+        {"after_id": 3},
+        {"after_ts": NOW},
+        {"before_id": 3, "after_id": 2, "after_ts": NOW},
+    ):
+        response = api.client.get("/api/v1/events", params=params, headers=headers)
+        assert response.status_code == 422, params

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from gasguard.domain import (
@@ -176,6 +176,79 @@ def list_events(
         statement = statement.where(EventRow.id < before_id)
     statement = statement.order_by(EventRow.ts.desc(), EventRow.id.desc()).limit(limit)
     return [_to_record(row) for row in session.scalars(statement)]
+
+
+@dataclass(frozen=True, slots=True)
+class EventCursor:
+    """A position in the log, newest first: the ``ts`` and ``id`` of one listed event.
+
+    Pages are cut on ``(ts, id)``, the order the log is listed in, so a page never skips or repeats an
+    event even when events are stored out of time order (a late reading's event, a clock step).
+    """
+
+    ts: float
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventSlice:
+    """One page of the log, newest first, and whether there are older or newer events beside it."""
+
+    events: list[EventRecord]
+    has_older: bool
+    has_newer: bool
+
+    @property
+    def older(self) -> EventCursor | None:
+        """Pass as ``before`` for the next older page (``None`` on the oldest page)."""
+        last = self.events[-1] if self.events else None
+        return EventCursor(last.ts, last.id) if self.has_older and last and last.id is not None else None
+
+    @property
+    def newer(self) -> EventCursor | None:
+        """Pass as ``after`` for the next newer page (``None`` on the newest page)."""
+        first = self.events[0] if self.events else None
+        return EventCursor(first.ts, first.id) if self.has_newer and first and first.id is not None else None
+
+
+def page_events(
+    session: Session,
+    *,
+    flt: EventFilter | None = None,
+    limit: int = 100,
+    before: EventCursor | None = None,
+    after: EventCursor | None = None,
+    before_id: int | None = None,
+) -> EventSlice:
+    """One page of at most ``limit`` events, newest first.
+
+    Without a cursor: the newest events. ``before``: the events just older than that position;
+    ``after``: the events just newer than it (the page next to it, not the newest ones).
+    ``before_id`` alone is the older way to page (every event with a smaller id), kept for clients
+    that send only the id.
+    """
+    if not 1 <= limit <= MAX_LIST_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIST_LIMIT}")
+    if sum(c is not None for c in (before, after, before_id)) > 1:
+        raise ValueError("give one of before, after and before_id")
+    statement = _filtered(select(EventRow), flt or EventFilter())
+    if after is not None:
+        statement = statement.where(
+            or_(EventRow.ts > after.ts, and_(EventRow.ts == after.ts, EventRow.id > after.id))
+        ).order_by(EventRow.ts, EventRow.id)
+        rows = list(session.scalars(statement.limit(limit + 1)))
+        newer = len(rows) > limit
+        return EventSlice([_to_record(row) for row in reversed(rows[:limit])], has_older=True, has_newer=newer)
+    if before is not None:
+        statement = statement.where(
+            or_(EventRow.ts < before.ts, and_(EventRow.ts == before.ts, EventRow.id < before.id))
+        )
+    if before_id is not None:
+        statement = statement.where(EventRow.id < before_id)
+    statement = statement.order_by(EventRow.ts.desc(), EventRow.id.desc())
+    rows = list(session.scalars(statement.limit(limit + 1)))
+    paged = before is not None or before_id is not None
+    return EventSlice([_to_record(row) for row in rows[:limit]], has_older=len(rows) > limit, has_newer=paged)
 
 
 def _csv_safe(text: str) -> str:

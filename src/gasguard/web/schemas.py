@@ -114,6 +114,9 @@ class EventPublic(BaseModel):
 class EventPage(BaseModel):
     events: list[EventPublic]
     next_before_id: int | None = Field(description="Pass as before_id to get the next (older) page.")
+    next_before_ts: float | None = Field(None, description="Pass as before_ts with next_before_id.")
+    next_after_id: int | None = Field(None, description="Pass as after_id to get the newer page; null on the newest.")
+    next_after_ts: float | None = Field(None, description="Pass as after_ts with next_after_id.")
 
 
 # --------------------------------------------------------------------------- live plant view

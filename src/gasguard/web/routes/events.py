@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import StreamingResponse
 
-from gasguard.storage.events import EventFilter, EventKind, export_events_csv, list_events
+from gasguard.storage.events import EventCursor, EventFilter, EventKind, export_events_csv, page_events
 from gasguard.web.deps import CurrentUser, ServicesDep, SessionDep
 from gasguard.web.schemas import EventPage, EventPublic
 
@@ -31,12 +31,29 @@ def get_events(
     source: str | None = None,
     actor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="Page below this event id.")] = None,
+    before_id: Annotated[
+        int | None,
+        Query(ge=1, le=2**63 - 1, description="Older page: below this event (with before_ts; alone: smaller ids)."),
+    ] = None,
+    before_ts: Annotated[float | None, Query(description="With before_id: the ts of the event to page below.")] = None,
+    after_id: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="Newer page: above this event (with after_ts).")
+    ] = None,
+    after_ts: Annotated[float | None, Query(description="With after_id: the ts of the event to page above.")] = None,
     format: Literal["json", "csv"] = "json",
 ) -> EventPage | StreamingResponse:
-    """Newest first. ``format=csv`` streams every matching event, oldest first, as CSV."""
+    """Newest first, a page at a time: pass a page's ``next_before_id`` and ``next_before_ts`` as
+    ``before_id`` and ``before_ts`` for the older page, its ``next_after_id`` and ``next_after_ts`` as
+    ``after_id`` and ``after_ts`` for the newer one. ``format=csv`` streams every matching event,
+    oldest first, as CSV."""
     if start is not None and end is not None and end <= start:
         raise HTTPException(422, detail="end must be after start")
+    if before_ts is not None and before_id is None:
+        raise HTTPException(422, detail="before_ts needs before_id")
+    if (after_id is None) != (after_ts is None):
+        raise HTTPException(422, detail="after_id and after_ts go together")
+    if before_id is not None and after_id is not None:
+        raise HTTPException(422, detail="give before_id or after_id, not both")
     flt = EventFilter(start=start, end=end, kinds=kind, zone=zone, source=source, actor=actor)
     if format == "csv":
 
@@ -49,6 +66,19 @@ def get_events(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="gasguard-events.csv"'},
         )
-    events = list_events(session, flt=flt, limit=limit, before_id=before_id)
-    next_before = events[-1].id if len(events) == limit else None
-    return EventPage(events=[EventPublic(**e.to_json()) for e in events], next_before_id=next_before)
+    page = page_events(
+        session,
+        flt=flt,
+        limit=limit,
+        before=EventCursor(before_ts, before_id) if before_id is not None and before_ts is not None else None,
+        before_id=before_id if before_ts is None else None,
+        after=EventCursor(after_ts, after_id) if after_id is not None and after_ts is not None else None,
+    )
+    older, newer = page.older, page.newer
+    return EventPage(
+        events=[EventPublic(**e.to_json()) for e in page.events],
+        next_before_id=older.id if older else None,
+        next_before_ts=older.ts if older else None,
+        next_after_id=newer.id if newer else None,
+        next_after_ts=newer.ts if newer else None,
+    )
