@@ -53,7 +53,7 @@ def test_bad_setpoints_and_voting_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_site_config(write(tmp_path, data))
     message = str(err.value)
-    assert "zone kitchen, channel kitchen-ch1, setpoints: Value error" in message and "a1 <= a2 <= a3" in message
+    assert "zone kitchen, channel kitchen-ch1: setpoints: Value error" in message and "a1 <= a2 <= a3" in message
     assert "zone boiler: Value error, voting k=3 exceeds the 1 voting channel(s)" in message
 
 

@@ -118,23 +118,23 @@ def test_a_float32_modbus_channel_with_little_word_order() -> None:
 @pytest.mark.parametrize(
     ("modbus", "expected"),
     [
-        ({"host": "gw", "register": 0, "count": 3}, "channels.0.modbus.count: Input should be 1 or 2"),
-        ({"host": "gw", "register": 0, "scale": 0}, "channels.0.modbus: Value error, scale must not be zero"),
-        ({"host": "gw", "register": 70000}, "channels.0.modbus.register: Input should be less than or equal to 65535"),
+        ({"host": "gw", "register": 0, "count": 3}, "modbus.count: Input should be 1 or 2"),
+        ({"host": "gw", "register": 0, "scale": 0}, "modbus: Value error, scale must not be zero"),
+        ({"host": "gw", "register": 70000}, "modbus.register: Input should be less than or equal to 65535"),
         ({"host": "gw", "register": 65535, "count": 2}, "register 65535 with count 2 runs past address 65535"),
         ({"host": "gw", "register": 0, "count": 2, "signed": True}, "a float32 is always signed"),
-        ({"register": 0}, "channels.0.modbus.host: Field required"),
-        ({"host": "gw"}, "channels.0.modbus.register: Field required"),
+        ({"register": 0}, "modbus.host: Field required"),
+        ({"host": "gw"}, "modbus.register: Field required"),
         (
             {"host": "gw", "register": 0, "unit": 300},
-            "channels.0.modbus.unit: Input should be less than or equal to 255",
+            "modbus.unit: Input should be less than or equal to 255",
         ),
-        ({"host": "gw", "register": 0, "slave": 2}, "channels.0.modbus.slave: Extra inputs are not permitted"),
+        ({"host": "gw", "register": 0, "slave": 2}, "modbus: unknown key 'slave' (did you mean 'scale'?)"),
         (
             {"host": "gw", "register": 0, "word_order": "middle"},
-            "channels.0.modbus.word_order: Input should be 'big' or",
+            "modbus.word_order: Input should be 'big' or",
         ),
-        ({"host": "gw", "register": 0, "poll_s": 0}, "channels.0.modbus.poll_s: Input should be greater than or equal"),
+        ({"host": "gw", "register": 0, "poll_s": 0}, "modbus.poll_s: Input should be greater than or equal"),
     ],
 )
 def test_bad_modbus_channel_sources_are_refused_with_their_path(modbus: dict[str, Any], expected: str) -> None:
@@ -171,9 +171,9 @@ def test_each_valve_driver_kind_is_parsed() -> None:
 @pytest.mark.parametrize(
     ("driver", "valve", "expected"),
     [
-        ({"kind": "zigbee"}, {}, "valves.0.driver: Input tag 'zigbee' found using 'kind' does not match"),
-        ({"host": "relay", "coil": 1}, {}, "valves.0.driver: Unable to extract tag using discriminator 'kind'"),
-        ({"kind": "modbus", "host": "relay"}, {}, "valves.0.driver.modbus.coil: Field required"),
+        ({"kind": "zigbee"}, {}, "driver: Input tag 'zigbee' found using 'kind' does not match"),
+        ({"host": "relay", "coil": 1}, {}, "driver: Unable to extract tag using discriminator 'kind'"),
+        ({"kind": "modbus", "host": "relay"}, {}, "driver.modbus.coil: Field required"),
         (
             {"kind": "modbus", "host": "relay", "coil": 1},
             {},
@@ -194,12 +194,68 @@ def test_each_valve_driver_kind_is_parsed() -> None:
             {},
             "feedback_open_input and feedback_closed_input must be different inputs",
         ),
-        ({"kind": "mqtt", "topic": "site/+/relay"}, {}, "valves.0.driver.mqtt.topic: String should match pattern"),
-        ({"kind": "mqtt", "host": "broker"}, {}, "valves.0.driver.mqtt.host: Extra inputs are not permitted"),
-        ({"kind": "simulated", "coil": 1}, {}, "valves.0.driver.simulated.coil: Extra inputs are not permitted"),
+        ({"kind": "mqtt", "topic": "site/+/relay"}, {}, "driver.mqtt.topic: String should match pattern"),
+        ({"kind": "mqtt", "host": "broker"}, {}, "driver.mqtt: unknown key 'host' (not valid here)"),
+        ({"kind": "simulated", "coil": 1}, {}, "driver.simulated: unknown key 'coil' (not valid here)"),
     ],
 )
 def test_bad_valve_drivers_are_refused_with_a_clear_reason(
     driver: dict[str, Any], valve: dict[str, Any], expected: str
 ) -> None:
     assert expected in refused(config_with(VALVE, driver=driver, **valve))
+
+
+def _with_outputs(outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    data = config_with(("sites", 0))
+    data["sites"][0]["outputs"] = outputs
+    return data
+
+
+def test_outputs_build_the_cause_and_effect_matrix() -> None:
+    data = _with_outputs(
+        [
+            {
+                "id": "horn",
+                "kind": "sounder",
+                "zones": ["boiler"],
+                "levels": ["A2", "A3"],
+                "latching": True,
+                "pulse_until_silenced": True,
+                "when_silenced": "steady",
+            },
+            {"id": "fan", "kind": "fan", "levels": ["A1"], "min_on_s": 60},
+            {"id": "relay", "kind": "fault_relay", "normally_energised": True},
+        ]
+    )
+    spec = parse_site_config(data).plant_spec()
+    horn, fan, relay = spec.outputs
+    assert (horn.zones, sorted(horn.levels), horn.latching, horn.steady_when_silenced) == (
+        ("boiler",),
+        ["A2", "A3"],
+        True,
+        True,
+    )
+    assert (fan.zones, fan.min_on_s) == (("boiler",), 60.0)
+    assert (relay.kind.value, relay.fault_zones) == ("fault_relay", ("boiler",))
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        (
+            {"id": "horn", "kind": "sounder", "zones": ["attic"], "levels": ["A2"]},
+            "output horn: zones names no zone 'attic' of site plant",
+        ),
+        (
+            {"id": "relay", "kind": "fault_relay"},
+            "a fault_relay must be normally_energised: true (energised while GasGuard is healthy)",
+        ),
+        ({"id": "horn", "kind": "sounder"}, "name the alarm levels that drive it"),
+        ({"id": "horn", "kind": "sounder", "levels": ["A9"]}, "output horn: levels.0: Input should be 'A1'"),
+        ({"id": "boiler-valve", "kind": "beacon", "levels": ["FAULT"]}, "id 'boiler-valve' is used twice"),
+    ],
+)
+def test_bad_outputs_are_refused_with_a_clear_reason(output: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_site_config(_with_outputs([output]), "site.yaml")
+    assert expected in str(err.value)

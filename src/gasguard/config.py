@@ -18,8 +18,19 @@ from typing import Annotated, Any, Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gasguard.domain import Level, OutputKind
+from gasguard.notifications.config import NotificationsConfig
 from gasguard.safety.lel import GASES, LEL_TABLES, lel_vol_pct, ppm_to_lel_pct
-from gasguard.safety.spec import ChannelSpec, FaultPolicy, PlantSpec, RateOfRiseSpec, ValveSpec, ZoneSpec
+from gasguard.safety.spec import (
+    ChannelSpec,
+    FaultPolicy,
+    OutputSpec,
+    PlantSpec,
+    RateOfRiseSpec,
+    ValveSpec,
+    VoteBy,
+    ZoneSpec,
+)
 
 Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
@@ -297,21 +308,138 @@ class ZoneConfig(_Strict):
         return self
 
 
+class SimulatedOutputDriver(_Strict):
+    """No hardware: an in-process output that follows its commands at once (demos and tests)."""
+
+    kind: Literal["simulated"] = "simulated"
+
+
+class ModbusOutputDriver(_Strict):
+    """An output relay on a Modbus TCP coil (True = energised), with an optional feedback input.
+
+    For the I/O module's communication watchdog, GasGuard writes ``heartbeat_coil`` at least every
+    ``heartbeat_s``; set the module to drop every coil when nothing is written for three times that.
+    """
+
+    kind: Literal["modbus"]
+    host: str = Field(min_length=1, max_length=253, description="Device or gateway host name or IP address.")
+    port: int = Field(502, ge=1, le=65535, description="Modbus TCP port.")
+    unit: int = Field(1, ge=0, le=255, description="Unit (device/slave) id behind the host.")
+    coil: int = Field(ge=0, le=65535, description="Coil written True to energise the output.")
+    feedback_input: int | None = Field(None, ge=0, le=65535, description="Discrete input on while energised.")
+    heartbeat_coil: int | None = Field(
+        None, ge=0, le=65535, description="Coil toggled every heartbeat_s for the module's watchdog; null: none."
+    )
+    heartbeat_s: float = Field(1.0, ge=0.1, le=60, description="Seconds between heartbeat writes.")
+    timeout_s: float = Field(2.0, gt=0, le=60, description="How long a write or read may take before it fails.")
+
+
+class MqttOutputDriver(_Strict):
+    """An output on an MQTT relay node: ``ON`` / ``OFF`` / ``PULSE`` on ``<topic>/set``, state on ``<topic>/state``.
+
+    ``topic`` defaults to ``<prefix>/<site>/output/<output id>``. GasGuard also publishes a heartbeat
+    on ``<topic>/heartbeat``; a node that misses it (or sees GasGuard's last will) goes to its safe state.
+    """
+
+    kind: Literal["mqtt"]
+    topic: str | None = Field(
+        None, min_length=1, max_length=200, pattern=r"^[^#+\s]+$", description="Base topic; default derived."
+    )
+    heartbeat_s: float = Field(1.0, ge=0.1, le=60, description="Seconds between heartbeat messages.")
+
+
+OutputDriverConfig = Annotated[
+    SimulatedOutputDriver | ModbusOutputDriver | MqttOutputDriver, Field(discriminator="kind")
+]
+
+
+class OutputVote(_Strict):
+    k: int = Field(1, ge=1, le=256, description="How many of the named zones (or channels) must have a cause.")
+    of: VoteBy = Field(VoteBy.ZONES, description="zones: k zones; channels: k channels of the named zones.")
+
+
+OUTPUT_LEVELS = ("A1", "A2", "A3", "ROR", "FAULT", "VALVE_FAULT", "ML")
+
+
+class OutputConfig(_Strict):
+    """One row of the cause-and-effect matrix: a sounder, beacon, fan, relay or the system-failure relay."""
+
+    id: Ident = Field(description="Unique output id.")
+    name: str = Field("", description="Label shown to operators.")
+    kind: OutputKind = Field(description="sounder | beacon | fan | relay | fault_relay.")
+    zones: list[Ident] | Literal["all"] = Field("all", description="Zones whose alarms drive it, or all.")
+    levels: list[Literal["A1", "A2", "A3", "ROR", "FAULT", "VALVE_FAULT", "ML"]] = Field(
+        default_factory=list, description="Alarm levels that drive it (ML: ML or camera signal)."
+    )
+    vote: OutputVote = OutputVote()
+    latching: bool = Field(False, description="Stays on until the zone is reset, once on.")
+    on_delay_s: float = Field(0.0, ge=0, le=300, description="A cause must last this long before it turns on.")
+    min_on_s: float = Field(0.0, ge=0, le=3600, description="Once on, stays on at least this long.")
+    pulse_until_silenced: bool = Field(False, description="Pulsed (sounding) until an operator silences it.")
+    when_silenced: Literal["off", "steady"] = Field("off", description="After silence: off, or steady until off.")
+    fault_zones: list[Ident] | Literal["all"] = Field(
+        "all", description="fault_relay: zones whose channel FAULTs drop it (valve and system faults always do)."
+    )
+    normally_energised: bool = Field(
+        False, description="fault_relay must be true: energised while healthy, so a dead controller drops it."
+    )
+    feedback: bool = Field(False, description="The device reports its state back.")
+    driver: OutputDriverConfig | None = Field(None, description="How it is driven; null: simulated.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.kind is OutputKind.FAULT_RELAY:
+            if not self.normally_energised:
+                raise ValueError(
+                    "a fault_relay must be normally_energised: true (energised while GasGuard is healthy), "
+                    "or a dead controller would not drop it"
+                )
+            if self.levels:
+                raise ValueError("a fault_relay is driven by faults, not by levels; remove levels")
+        else:
+            if not self.levels:
+                raise ValueError(f"name the alarm levels that drive it: one or more of {', '.join(OUTPUT_LEVELS)}")
+            if self.normally_energised:
+                raise ValueError("only a fault_relay is normally energised")
+        return self
+
+
 class SiteEntry(_Strict):
     id: Ident = Field(description="Unique site id (used in MQTT topics).")
     name: str = Field("", description="Label shown to operators.")
     lel_basis: str = Field("niosh", description=f"LEL table: {', '.join(sorted(LEL_TABLES))}.")
     zones: list[ZoneConfig] = Field(min_length=1)
+    outputs: list[OutputConfig] = Field(default_factory=list, description="Sounders, beacons, fans, relays.")
 
     @model_validator(mode="after")
     def _basis(self) -> Self:
         if self.lel_basis not in LEL_TABLES:
             raise ValueError(f"lel_basis must be one of {sorted(LEL_TABLES)}")
+        zone_ids = {z.id for z in self.zones}
+        for output in self.outputs:
+            for field_name in ("zones", "fault_zones"):
+                named = getattr(output, field_name)
+                missing = [] if named == "all" else [z for z in named if z not in zone_ids]
+                if missing:
+                    raise ValueError(f"output {output.id}: {field_name} names no zone {missing[0]!r} of site {self.id}")
         return self
+
+    def output_zones(self, output: OutputConfig, field_name: str = "zones") -> tuple[str, ...]:
+        named = getattr(output, field_name)
+        return tuple(z.id for z in self.zones) if named == "all" else tuple(named)
 
 
 class SiteConfig(_Strict):
     sites: list[SiteEntry] = Field(min_length=1)
+    notifications: NotificationsConfig | None = Field(
+        None, description="Messages to people: routes, repeat, escalation, acknowledge links (docs/notifications.md)."
+    )
+
+    @model_validator(mode="after")
+    def _notification_zones(self) -> Self:
+        if self.notifications is not None:
+            self.notifications.check_zones({zone.id for site in self.sites for zone in site.zones})
+        return self
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:
@@ -322,6 +450,10 @@ class SiteConfig(_Strict):
                     if ident in seen:
                         raise ValueError(f"id {ident!r} is used twice; zone, channel and valve ids must be unique")
                     seen.add(ident)
+            for output in site.outputs:
+                if output.id in seen:
+                    raise ValueError(f"id {output.id!r} is used twice; outputs need ids of their own")
+                seen.add(output.id)
         return self
 
     def zones(self) -> list[tuple[SiteEntry, ZoneConfig]]:
@@ -380,10 +512,38 @@ class SiteConfig(_Strict):
                     close_reassert_s=zone.close_reassert_s,
                 )
             )
-        return PlantSpec(zones=tuple(zones))
+        outputs = tuple(
+            OutputSpec(
+                id=o.id,
+                kind=o.kind,
+                zones=site.output_zones(o),
+                levels=frozenset(Level(level) for level in o.levels),
+                vote_k=o.vote.k,
+                vote_by=o.vote.of,
+                latching=o.latching,
+                on_delay_s=o.on_delay_s,
+                min_on_s=o.min_on_s,
+                pulse_until_silenced=o.pulse_until_silenced,
+                steady_when_silenced=o.when_silenced == "steady",
+                fault_zones=site.output_zones(o, "fault_zones") if o.kind is OutputKind.FAULT_RELAY else (),
+            )
+            for site in self.sites
+            for o in site.outputs
+        )
+        return PlantSpec(zones=tuple(zones), outputs=outputs)
+
+    def outputs(self) -> list[tuple[SiteEntry, OutputConfig]]:
+        return [(site, output) for site in self.sites for output in site.outputs]
 
 
-_SINGULAR = {"sites": "site", "zones": "zone", "channels": "channel", "valves": "valve", "cameras": "camera"}
+_SINGULAR = {
+    "sites": "site",
+    "zones": "zone",
+    "channels": "channel",
+    "valves": "valve",
+    "cameras": "camera",
+    "outputs": "output",
+}
 
 
 def _known_keys() -> list[str]:
@@ -412,47 +572,49 @@ def _model_types(annotation: Any) -> list[type[BaseModel]]:
     return found
 
 
-def _readable_location(data: Any, loc: tuple[Any, ...]) -> tuple[str, Any]:
-    """``("sites", 0, "zones", 0, "channels", 0, "x")`` -> ``"zone kitchen, channel kitchen-ch1"`` and the
-    last key, so an operator reads names from their own file instead of list indices."""
-    parts: list[str] = []
+def _readable_location(data: Any, loc: tuple[Any, ...]) -> tuple[str, list[str]]:
+    """``("sites", 0, "zones", 0, "channels", 0, "modbus", "count")`` -> ``"zone kitchen, channel
+    kitchen-ch1"`` and ``["modbus", "count"]``, so an operator reads names from their own file instead
+    of list indices."""
+    labels: list[str] = []
+    keys: list[str] = []
     node = data
     parent_key: str | None = None
-    last: Any = None
-    for index, key in enumerate(loc):
-        is_last = index == len(loc) - 1
-        if isinstance(key, int) and isinstance(node, list) and 0 <= key < len(node):
+    for key in loc:
+        if isinstance(key, int) and isinstance(node, list) and 0 <= key < len(node) and isinstance(node[key], dict):
             node = node[key]
             ident = node.get("id") if isinstance(node, dict) else None
             kind = _SINGULAR.get(parent_key or "", parent_key or "item")
-            label = f"{kind} {ident}" if isinstance(ident, str) and ident else f"{kind} #{key + 1}"
+            if keys and keys[-1] == parent_key:
+                keys.pop()  # the list's own key is said by the label
             if kind == "site" and len(data.get("sites", [])) == 1 and ident:
                 continue  # one site: its zones name themselves
-            parts.append(label)
+            labels.append(f"{kind} {ident}" if isinstance(ident, str) and ident else f"{kind} #{key + 1}")
+            keys = []
             continue
-        if is_last:
-            last = key
-            break
-        if isinstance(key, str) and key not in _SINGULAR:
-            parts.append(key)
+        keys.append(str(key))
         parent_key = key if isinstance(key, str) else parent_key
         node = node.get(key) if isinstance(node, dict) else None
-    return ", ".join(parts), last
+    return ", ".join(labels), keys
 
 
 def _format_errors(source: str, exc: ValidationError, data: Any = None) -> str:
     lines = [f"{source}: invalid site configuration ({exc.error_count()} problem(s))"]
     known = _known_keys()
     for err in exc.errors():
-        where, last = _readable_location(data, tuple(err["loc"])) if isinstance(data, dict) else ("", None)
-        if err["type"] == "extra_forbidden" and isinstance(last, str):
-            guess = difflib.get_close_matches(last, known, n=1)
+        loc = tuple(err["loc"])
+        where, keys = _readable_location(data, loc) if isinstance(data, dict) else ("", [str(k) for k in loc])
+        if err["type"] == "extra_forbidden" and keys:
+            unknown = keys.pop()
+            guess = difflib.get_close_matches(unknown, known, n=1)
             hint = f" (did you mean {guess[0]!r}?)" if guess else ""
-            lines.append(f"  {where or '(top level)'}: unknown key {last!r}{hint}")
+            if unknown in known:
+                hint = " (not valid here)"
+            place = ": ".join(part for part in (where, ".".join(keys)) if part) or "(top level)"
+            lines.append(f"  {place}: unknown key {unknown!r}{hint}")
             continue
-        if last is not None:
-            where = f"{where}, {last}" if where else str(last)
-        lines.append(f"  {where or '(top level)'}: {err['msg']}")
+        place = ": ".join(part for part in (where, ".".join(keys)) if part) or "(top level)"
+        lines.append(f"  {place}: {err['msg']}")
     return "\n".join(lines)
 
 

@@ -85,6 +85,26 @@ class OperatorAction(StrEnum):
     UNSHELVE = "unshelve"
     INHIBIT = "inhibit"
     UNINHIBIT = "uninhibit"
+    SILENCE = "silence"  # acknowledge a sounder: it stops (or goes steady); the alarm itself is untouched
+    TEST_OUTPUT = "test_output"  # an admin forces an output to its alarm state for at most 10 minutes
+
+
+class OutputKind(StrEnum):
+    """Devices driven by the cause-and-effect matrix beside the valves."""
+
+    SOUNDER = "sounder"
+    BEACON = "beacon"
+    FAN = "fan"
+    RELAY = "relay"
+    FAULT_RELAY = "fault_relay"  # energised while GasGuard is healthy; drops on any fault or when GasGuard dies
+
+
+class OutputMode(StrEnum):
+    """What an output device is told to do. ``pulsed`` is timed by the driver (the core does not blink)."""
+
+    OFF = "off"
+    ON = "on"
+    PULSED = "pulsed"
 
 
 # --------------------------------------------------------------------------- events into the core
@@ -112,10 +132,25 @@ class Tick:
 
 @dataclass(frozen=True, slots=True)
 class ValveFeedback:
-    """A valve's position switches reported a position."""
+    """A valve's position switches reported a position.
+
+    ``detail`` is what the driver knows about a move nobody commanded, e.g. "closed by its watchdog:
+    GasGuard stopped answering for 12 s"; it becomes part of the trip cause.
+    """
 
     valve: str
     position: ValvePosition
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SystemFault:
+    """A part of GasGuard itself failed (a driver that cannot be reached, storage down past its buffer)
+    or recovered. It drops the fault relay; it never trips a zone or opens anything."""
+
+    component: str
+    active: bool
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +177,8 @@ class OperatorCommand:
     """An operator's request. Who, why and (for shelve/inhibit) until when are required.
 
     ``target`` is an alarm id (``zone/channel/LEVEL`` or ``zone/valve/VALVE_FAULT``) for ack, shelve and
-    unshelve; a zone id for reset; a valve id for open and close; a channel id for inhibit. ``admin`` is
+    unshelve; a zone id for reset; a valve id for open and close; a channel id for inhibit; an output id
+    for silence and test_output. ``admin`` is
     set by the edge from the caller's role; the core uses it only to bound out-of-service time.
     """
 
@@ -154,7 +190,7 @@ class OperatorCommand:
     admin: bool = False  # the caller is an admin: out of service may then last longer than a shelve
 
 
-Event = Reading | Tick | ValveFeedback | ValveDriverFailed | MlSignal | OperatorCommand
+Event = Reading | Tick | ValveFeedback | ValveDriverFailed | MlSignal | OperatorCommand | SystemFault
 
 
 # --------------------------------------------------------------------------- outputs of the core
@@ -221,4 +257,21 @@ class OperatorResult:
     message: str
 
 
-Output = ValveCommand | AlarmChanged | ValveChanged | ChannelHealthChanged | ZoneTripChanged | OperatorResult
+@dataclass(frozen=True, slots=True)
+class OutputCommand:
+    """Drive a sounder, beacon, fan or relay. Issued when its mode changes (and at start and restore).
+
+    For a ``fault_relay``, ``on`` means energised (healthy) and ``off`` de-energised (fault).
+    """
+
+    output: str
+    mode: OutputMode
+    reason: str
+    silenced: bool = False
+    latched: bool = False
+    forced: bool = False
+
+
+Output = (
+    ValveCommand | AlarmChanged | ValveChanged | ChannelHealthChanged | ZoneTripChanged | OperatorResult | OutputCommand
+)

@@ -44,6 +44,7 @@ from gasguard.domain import (
     OperatorResult,
     Output,
     Reading,
+    SystemFault,
     Tick,
     ValveAction,
     ValveChanged,
@@ -56,6 +57,14 @@ from gasguard.domain import (
 from gasguard.safety.alarms import Alarm
 from gasguard.safety.failsafe import classify_value, describe
 from gasguard.safety.levels import RiseTracker, level_active
+from gasguard.safety.outputs import (
+    OutputState,
+    evaluate_outputs,
+    release_latches,
+    resound_on_new_alarms,
+    silence,
+    start_output_test,
+)
 from gasguard.safety.spec import ChannelSpec, FaultPolicy, PlantSpec, ZoneSpec
 from gasguard.safety.valves import ValveRecord
 
@@ -229,11 +238,14 @@ class ZoneState:
 class PlantState:
     """The safety state of every zone one process owns, with id lookups for routing events."""
 
-    __slots__ = ("alarm_index", "channel_index", "spec", "valve_index", "zones")
+    __slots__ = ("alarm_index", "channel_index", "outputs", "spec", "system_faults", "valve_index", "zones")
 
     def __init__(self, spec: PlantSpec) -> None:
         self.spec = spec
         self.zones: dict[str, ZoneState] = {}
+        self.outputs: dict[str, OutputState] = {o.id: OutputState(o) for o in spec.outputs}
+        # component -> detail, for parts of GasGuard itself that are failing (they drop the fault relay)
+        self.system_faults: dict[str, str] = {}
         self.channel_index: dict[str, ChannelState] = {}
         self.valve_index: dict[str, tuple[ZoneState, ValveRecord]] = {}
         self.alarm_index: dict[str, Alarm] = {}
@@ -279,6 +291,7 @@ def cold_start(spec: PlantSpec, now: float) -> tuple[PlantState, list[Output]]:
             ch.vote = ch.compute_vote()
         zone.votes = sum(1 for ch in zone.channels.values() if ch.vote)
         _trip(zone, "cold start: valve positions unknown", now, out)
+    evaluate_outputs(state, now, out)
     return state, out
 
 
@@ -301,6 +314,9 @@ def step(state: PlantState, event: Event, now: float) -> tuple[PlantState, list[
     if handler is None:
         raise TypeError(f"the safety core does not handle {type(event).__name__}")
     handler(state, event, now, out)
+    if state.outputs and (out or type(event) in _OUTPUT_TRIGGERS):
+        resound_on_new_alarms(state, out)
+        evaluate_outputs(state, now, out)
     return state, out
 
 
@@ -510,9 +526,15 @@ def _on_feedback(state: PlantState, event: Event, now: float, out: list[Output])
     if found is None:
         return
     zone, valve = found
+    was_open = valve.state in (ValveState.OPEN, ValveState.OPENING)
     changed, uncommanded = valve.on_feedback(event.position)
     if changed:
         _valve_changed(zone, valve, now, out)
+    if was_open and valve.state is ValveState.CLOSED:
+        # Closed without a command: by hand, or by its I/O module's watchdog when GasGuard stopped
+        # answering. Either way the zone latches shut; only an operator reopens it, after a reset.
+        how = event.detail or "closed without a command (by hand, or by its watchdog)"
+        _trip(zone, f"{valve.spec.id} {how}", now, out)
     if uncommanded:
         _close(zone, valve, f"valve {valve.detail}", now, out)
     elif zone.tripped and valve.state not in (ValveState.CLOSED, ValveState.CLOSING):
@@ -532,6 +554,15 @@ def _on_driver_failed(state: PlantState, event: Event, now: float, out: list[Out
     if valve.state is not ValveState.FAULT:
         valve.state = ValveState.FAULT
     _valve_changed(zone, valve, now, out)
+
+
+def _on_system_fault(state: PlantState, event: Event, now: float, out: list[Output]) -> None:
+    """A part of GasGuard failed or recovered. It only drops the fault relay (via the outputs)."""
+    assert isinstance(event, SystemFault)
+    if event.active:
+        state.system_faults[event.component] = event.detail
+    else:
+        state.system_faults.pop(event.component, None)
 
 
 def _on_ml(state: PlantState, event: Event, now: float, out: list[Output]) -> None:
@@ -609,6 +640,7 @@ def _op_reset(state: PlantState, cmd: OperatorCommand, now: float, out: list[Out
     zone.trip_cause = ""
     for valve in zone.valves.values():
         valve.open_permitted = True
+    release_latches(state, zid)
     return zid, True, "reset accepted; valves may be reopened by an operator"
 
 
@@ -785,7 +817,12 @@ _OPERATOR_HANDLERS: dict[OperatorAction, _OperatorHandler] = {
     OperatorAction.UNSHELVE: _op_unshelve,
     OperatorAction.INHIBIT: _op_inhibit,
     OperatorAction.UNINHIBIT: _op_uninhibit,
+    OperatorAction.SILENCE: lambda state, cmd, now, out: silence(state, cmd, now),
+    OperatorAction.TEST_OUTPUT: lambda state, cmd, now, out: start_output_test(state, cmd, now),
 }
+
+_OUTPUT_TRIGGERS = frozenset({Tick, SystemFault, OperatorCommand})
+"""Events that can change an output without changing an alarm (timers, system faults, silence, tests)."""
 
 _Handler = Callable[[PlantState, Event, float, list[Output]], None]
 _HANDLERS: dict[type, _Handler] = {
@@ -795,4 +832,5 @@ _HANDLERS: dict[type, _Handler] = {
     ValveDriverFailed: _on_driver_failed,
     MlSignal: _on_ml,
     OperatorCommand: _on_operator,
+    SystemFault: _on_system_fault,
 }

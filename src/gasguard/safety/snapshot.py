@@ -16,6 +16,7 @@ from typing import Any
 from gasguard.domain import ChannelHealth, ChannelHealthChanged, Level, Output, ValveState
 from gasguard.safety.failsafe import describe
 from gasguard.safety.interlock import PlantState, _build, _close, _trip
+from gasguard.safety.outputs import evaluate_outputs
 from gasguard.safety.spec import PlantSpec
 
 SNAPSHOT_VERSION = 1
@@ -60,7 +61,11 @@ def to_snapshot(state: PlantState) -> dict[str, Any]:
                 for a in zone.all_alarms()
             },
         }
-    return {"version": SNAPSHOT_VERSION, "zones": zones}
+    outputs = {
+        oid: {"on": o.on, "latched": o.latched, "silenced": o.silenced, "cause": o.cause}
+        for oid, o in state.outputs.items()
+    }
+    return {"version": SNAPSHOT_VERSION, "zones": zones, "outputs": outputs}
 
 
 def restore(
@@ -129,9 +134,19 @@ def restore(
                 for valve in zone.valves.values():
                     if valve.state is ValveState.FAULT:
                         _close(zone, valve, "restart: valve in fault", now, out)
-    except (KeyError, TypeError, ValueError) as exc:
+        outputs_data = data.get("outputs") or {}
+        for oid, output in state.outputs.items():
+            odata = outputs_data.get(oid)
+            if odata is not None and bool(odata["on"]):
+                # A sounding or latched output keeps sounding across a restart; timers start again.
+                output.on, output.on_since = True, now
+                output.latched = bool(odata["latched"])
+                output.silenced = bool(odata["silenced"])
+                output.cause = str(odata.get("cause", ""))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SnapshotError(f"snapshot is malformed: {exc!r}") from exc
     state.index()
+    evaluate_outputs(state, now, out)
     return state, out
 
 

@@ -7,8 +7,10 @@ specs, so the core never imports pydantic or YAML. Units are folded into one lin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+
+from gasguard.domain import Level, OutputKind
 
 
 class FaultPolicy(StrEnum):
@@ -82,9 +84,50 @@ class ZoneSpec:
             raise ValueError(f"zone {self.id}: k={self.vote_k} must be between 1 and {voters} voting channels")
 
 
+class VoteBy(StrEnum):
+    ZONES = "zones"  # k of the named zones have a driving cause
+    CHANNELS = "channels"  # k channels of the named zones have a driving cause
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSpec:
+    """One row of the cause-and-effect matrix: which alarms in which zones drive this output, and how.
+
+    ``levels`` are the causes (A1, A2, A3, ROR, FAULT, VALVE_FAULT, ML). A ``fault_relay`` ignores them:
+    it is energised while nothing is wrong and drops on a channel FAULT in ``fault_zones``, any valve
+    fault or any system fault.
+    """
+
+    id: str
+    kind: OutputKind
+    zones: tuple[str, ...]
+    levels: frozenset[Level] = field(default_factory=frozenset)
+    vote_k: int = 1
+    vote_by: VoteBy = VoteBy.ZONES
+    latching: bool = False
+    on_delay_s: float = 0.0
+    min_on_s: float = 0.0
+    pulse_until_silenced: bool = False
+    steady_when_silenced: bool = False
+    fault_zones: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.zones:
+            raise ValueError(f"output {self.id}: names no zone")
+        if self.kind is not OutputKind.FAULT_RELAY and not self.levels:
+            raise ValueError(f"output {self.id}: names no alarm level that drives it")
+        if self.vote_k < 1:
+            raise ValueError(f"output {self.id}: k must be at least 1")
+        if not 0 <= self.on_delay_s <= 300:
+            raise ValueError(f"output {self.id}: on-delay must be between 0 and 300 s")
+        if self.min_on_s < 0:
+            raise ValueError(f"output {self.id}: minimum on-time must not be negative")
+
+
 @dataclass(frozen=True, slots=True)
 class PlantSpec:
     zones: tuple[ZoneSpec, ...]
+    outputs: tuple[OutputSpec, ...] = ()
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -93,3 +136,11 @@ class PlantSpec:
                 if ident in seen:
                     raise ValueError(f"id {ident!r} is used twice; zone, channel and valve ids must be unique")
                 seen.add(ident)
+        zone_ids = {z.id for z in self.zones}
+        for output in self.outputs:
+            if output.id in seen:
+                raise ValueError(f"id {output.id!r} is used twice; outputs need ids of their own")
+            seen.add(output.id)
+            for zid in (*output.zones, *output.fault_zones):
+                if zid not in zone_ids:
+                    raise ValueError(f"output {output.id}: no zone {zid!r}")
