@@ -27,6 +27,7 @@ from gasguard.domain import (
     OperatorCommand,
     OperatorResult,
     Output,
+    OutputCommand,
     Reading,
     Tick,
     ValveChanged,
@@ -58,7 +59,7 @@ class SnapshotSink(Protocol):
 SNAPSHOT_MIN_INTERVAL_S = 0.05
 """While events queue up, the latched state is snapshotted at most this often (always when idle)."""
 
-_LATCH_OUTPUTS = (AlarmChanged, ValveChanged, ZoneTripChanged, OperatorResult, ChannelHealthChanged)
+_LATCH_OUTPUTS = (AlarmChanged, ValveChanged, ZoneTripChanged, OperatorResult, ChannelHealthChanged, OutputCommand)
 _TOPICS: dict[type, str] = {
     AlarmChanged: "alarm",
     ValveChanged: "valve",
@@ -66,6 +67,7 @@ _TOPICS: dict[type, str] = {
     ChannelHealthChanged: "health",
     ZoneTripChanged: "trip",
     OperatorResult: "operator",
+    OutputCommand: "output",
 }
 
 
@@ -301,7 +303,20 @@ class SafetyPipeline:
                     if a.state(now).value != "normal"
                 ],
             }
-        return {"ts": now, "zones": zones}
+        outputs = {
+            oid: {
+                "kind": o.spec.kind.value,
+                "mode": (o.mode.value if o.mode is not None else "off"),
+                "cause": o.cause,
+                "silenced": o.silenced,
+                "latched": o.latched,
+                "forced_until": o.forced_until,
+                "zones": list(o.spec.zones),
+                "levels": sorted(level.value for level in o.spec.levels),
+            }
+            for oid, o in self.state.outputs.items()
+        }
+        return {"ts": now, "zones": zones, "outputs": outputs}
 
 
 def _payload(out: Output) -> dict[str, Any]:

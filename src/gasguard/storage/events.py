@@ -23,6 +23,7 @@ from gasguard.domain import (
     ChannelHealthChanged,
     OperatorResult,
     Output,
+    OutputCommand,
     ValveChanged,
     ValveCommand,
     ZoneTripChanged,
@@ -41,6 +42,7 @@ class EventKind(StrEnum):
     TRIP = "trip"
     OPERATOR = "operator"  # an operator command and whether it was accepted
     AUDIT = "audit"  # sign-ins, user and token changes, configuration changes
+    OUTPUT = "output"  # a sounder, beacon, fan or relay was commanded to a new mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,8 @@ def event_from_output(output: Output, *, ts: float) -> EventRecord:
             return EventRecord(ts, EventKind.TRIP, output.zone, output.zone, None, output.cause, payload)
         case OperatorResult():
             return EventRecord(ts, EventKind.OPERATOR, output.zone, output.target, output.user, output.reason, payload)
+        case OutputCommand():
+            return EventRecord(ts, EventKind.OUTPUT, None, output.output, None, output.reason, payload)
     raise TypeError(f"not a safety-core output: {output!r}")  # pragma: no cover - exhaustive match
 
 

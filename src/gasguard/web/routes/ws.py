@@ -58,6 +58,7 @@ TOPICS = (
     "reading",
     "identification",
     "camera",
+    "output",
 )
 
 CLOSE_UNAUTHORIZED = 4401
