@@ -87,3 +87,22 @@ def test_power_cycle_keeps_valve_closed_and_trip_latched() -> None:
 
 def test_runs_are_deterministic() -> None:
     assert run("methane-kitchen").records == run("methane-kitchen").records
+
+
+def test_outputs_lab_sounder_silence_fan_beacon_and_fault_relay() -> None:
+    result = run("outputs-lab")
+    outputs = [(r["t"], r["output"], r["mode"]) for r in result.of_kind("output") if r["t"] > 0]
+    assert outputs == [
+        (309.0, "lab-fan", "on"),
+        (390.0, "lab-sounder", "pulsed"),
+        (390.0, "lab-beacon", "on"),
+        (390.0, "fault-relay", "off"),
+        (400.0, "lab-sounder", "on"),  # silenced: steady until the zone is reset
+        (500.0, "lab-beacon", "off"),
+        (500.0, "fault-relay", "on"),
+        (610.0, "lab-fan", "off"),
+        (680.0, "lab-sounder", "off"),
+    ]
+    assert first(result, kind="output", output="lab-sounder", mode="on")["silenced"] is True
+    assert ("silence", True) in operator(result)
+    assert commands(result) == [("close", "lab-valve"), ("open", "lab-valve")]

@@ -12,7 +12,7 @@ from gasguard.domain import ValveAction, ValveCommand
 from gasguard.sim.plant import Plant
 from gasguard.sim.scenario import SCENARIO_DIR, Scenario, ScenarioError, list_scenarios, load_scenario
 
-SHIPPED = ["lpg-boiler-slow", "methane-kitchen", "power-cycle", "sensor-disconnect", "valve-stuck"]
+SHIPPED = ["lpg-boiler-slow", "methane-kitchen", "outputs-lab", "power-cycle", "sensor-disconnect", "valve-stuck"]
 LEL_PPM = {"methane": 50_000.0, "lpg": 21_000.0}
 
 

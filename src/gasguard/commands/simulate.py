@@ -9,7 +9,7 @@ import typer
 
 from gasguard.commands.apps import CliApps
 
-JSON_KINDS = frozenset({"reading", "alarm", "command", "valve", "fault", "operator"})
+JSON_KINDS = frozenset({"reading", "alarm", "command", "valve", "fault", "operator", "output"})
 _STYLE = {
     "alarm": "yellow",
     "command": "bold red",
@@ -18,6 +18,7 @@ _STYLE = {
     "operator": "green",
     "trip": "bold red",
     "reading": "dim",
+    "output": "bold blue",
 }
 
 
@@ -93,5 +94,8 @@ def _describe(r: dict[str, Any]) -> str:
     if kind == "operator":
         verdict = "ACCEPTED" if r["accepted"] else "REFUSED"
         return f"operator  {r['user']} {r['action']} {r['target']} '{r['reason']}': {verdict}: {r['message']}"
+    if kind == "output":
+        extra = " (silenced)" if r["silenced"] else ""
+        return f"OUTPUT    {r['output']} {r['mode'].upper()}{extra} ({r['reason']})"
     state = "TRIPPED" if r["tripped"] else "reset"
     return f"zone      {state}: {r['cause']}"

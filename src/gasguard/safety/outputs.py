@@ -206,7 +206,7 @@ def _command(output: OutputState, mode: OutputMode, out: list[Output], *, forced
     if mode is output.mode:
         return
     output.mode = mode
-    reason = "test: forced by an admin" if forced else (output.cause or "no cause")
+    reason = "test: forced by an admin" if forced else (output.cause or "all clear")
     out.append(OutputCommand(output.spec.id, mode, reason, output.silenced, output.latched, forced))
 
 

@@ -24,6 +24,7 @@ from gasguard.domain import (
     OperatorCommand,
     OperatorResult,
     Output,
+    OutputCommand,
     Reading,
     Tick,
     ValveChanged,
@@ -104,6 +105,18 @@ def output_record(t: float, out: Output) -> Record:
             "reason": out.reason,
             "accepted": out.accepted,
             "message": out.message,
+        }
+    if isinstance(out, OutputCommand):
+        return {
+            "t": t,
+            "zone": "",
+            "kind": "output",
+            "output": out.output,
+            "mode": out.mode.value,
+            "reason": out.reason,
+            "silenced": out.silenced,
+            "latched": out.latched,
+            "forced": out.forced,
         }
     assert isinstance(out, ZoneTripChanged)
     return {"t": t, "zone": out.zone, "kind": "trip", "tripped": out.tripped, "cause": out.cause}

@@ -263,6 +263,7 @@ class SiteLayout:
     zones: tuple[str, ...]
     channels: dict[str, ChannelInfo] = field(default_factory=dict)
     valves: dict[str, ValveInfo] = field(default_factory=dict)
+    outputs: tuple[str, ...] = ()
 
 
 def _num(value: Any, default: float) -> float:
@@ -282,7 +283,9 @@ def read_site_layout(path: Path, *, scenario_file: Path | str = "<scenario>") ->
     zones: list[str] = []
     channels: dict[str, ChannelInfo] = {}
     valves: dict[str, ValveInfo] = {}
+    outputs: list[str] = []
     for site in raw["sites"]:
+        outputs.extend(str(o["id"]) for o in (site or {}).get("outputs") or [] if isinstance(o, dict) and "id" in o)
         for zone in (site or {}).get("zones") or []:
             if not isinstance(zone, dict) or "id" not in zone:
                 raise ScenarioError(scenario_file, "site", f"site file {path} has a zone without an id")
@@ -308,7 +311,7 @@ def read_site_layout(path: Path, *, scenario_file: Path | str = "<scenario>") ->
                     normally_closed=bool(va.get("normally_closed", True)),
                     feedback=bool(va.get("feedback", True)),
                 )
-    return SiteLayout(path=path, zones=tuple(zones), channels=channels, valves=valves)
+    return SiteLayout(path=path, zones=tuple(zones), channels=channels, valves=valves, outputs=tuple(outputs))
 
 
 # --------------------------------------------------------------------------- loading
@@ -429,5 +432,8 @@ def _check_operator_target(step: OperatorStep, site: SiteLayout, bad: Any) -> No
     elif action in (OperatorAction.OPEN, OperatorAction.CLOSE):
         if target not in site.valves:
             raise bad(f"{action.value} needs a valve id, got {target!r}")
+    elif action in (OperatorAction.SILENCE, OperatorAction.TEST_OUTPUT):
+        if target not in site.outputs:
+            raise bad(f"{action.value} needs an output id, got {target!r}")
     elif target not in site.channels:
         raise bad(f"{action.value} needs a channel id, got {target!r}")
