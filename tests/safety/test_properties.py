@@ -14,12 +14,14 @@ from hypothesis import strategies as st
 
 from gasguard.domain import (
     Event,
+    Level,
     MlSignal,
     MlSignalKind,
     OperatorAction,
     OperatorCommand,
     OperatorResult,
     Output,
+    OutputKind,
     Reading,
     Tick,
     ValveAction,
@@ -30,7 +32,7 @@ from gasguard.domain import (
 )
 from gasguard.safety.interlock import PlantState, cold_start, running_start, step
 from gasguard.safety.snapshot import restore, to_snapshot
-from gasguard.safety.spec import FaultPolicy
+from gasguard.safety.spec import FaultPolicy, OutputSpec, PlantSpec, VoteBy
 from safety.plantspec import plant, zone_spec
 
 settings.register_profile("ci", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck))
@@ -239,3 +241,64 @@ def test_no_operator_sequence_reopens_gas_a_detector_still_sees(trace: list[tupl
             assert last_command.get("z1-v1") is ValveAction.CLOSE
         if any_at_a2:
             assert not any(isinstance(o, ValveCommand) and o.action is ValveAction.OPEN for o in out)
+
+
+# (h) outputs are effects only: a plant with sounders, fans and a fault relay commands exactly the same
+# valves at the same moments as the same plant without them, and the fault relay is never energised
+# while a channel it watches is in FAULT.
+SPEC_WITH_OUTPUTS = PlantSpec(
+    zones=SPEC.zones,
+    outputs=(
+        OutputSpec(
+            "horn",
+            OutputKind.SOUNDER,
+            ("z1", "z2"),
+            frozenset({Level.A2, Level.A3}),
+            latching=True,
+            pulse_until_silenced=True,
+            steady_when_silenced=True,
+        ),
+        OutputSpec(
+            "fan",
+            OutputKind.FAN,
+            ("z1",),
+            frozenset({Level.A1}),
+            vote_k=2,
+            vote_by=VoteBy.CHANNELS,
+            on_delay_s=5.0,
+            min_on_s=30.0,
+        ),
+        OutputSpec("relay", OutputKind.FAULT_RELAY, ("z1", "z2"), fault_zones=("z1", "z2")),
+    ),
+)
+output_commands = st.builds(
+    OperatorCommand,
+    st.sampled_from([OperatorAction.SILENCE, OperatorAction.TEST_OUTPUT]),
+    st.sampled_from(["horn", "fan", "relay"]),
+    st.just("alice"),
+    st.just("test"),
+    st.floats(min_value=0, max_value=2_000, allow_nan=False),
+    st.booleans(),
+)
+
+
+@settings(max_examples=min(settings.default.max_examples, 2_000))
+@given(st.lists(st.tuples(st.floats(min_value=0.0, max_value=30.0), st.one_of(events, output_commands)), max_size=40))
+def test_outputs_never_change_what_the_valves_do(trace: list[tuple[float, Event]]) -> None:
+    plain = running_start(SPEC, 0.0)
+    with_outputs = running_start(SPEC_WITH_OUTPUTS, 0.0)
+    now = 0.0
+    for dt, event in trace:
+        now += dt
+        _, a = step(plain, event, now)
+        _, b = step(with_outputs, event, now)
+        assert [o for o in a if isinstance(o, ValveCommand)] == [o for o in b if isinstance(o, ValveCommand)]
+        assert {z: plain.zones[z].tripped for z in plain.zones} == {
+            z: with_outputs.zones[z].tripped for z in with_outputs.zones
+        }
+        relay = with_outputs.outputs["relay"]
+        faulty = any(
+            ch.in_service and ch.health.value != "ok" for z in with_outputs.zones.values() for ch in z.channels.values()
+        )
+        if faulty:
+            assert relay.mode is not None and relay.mode.value == "off"
