@@ -328,3 +328,40 @@ def test_a_gas_trip_through_the_safety_core_shows_in_home_assistant() -> None:
     assert "kitchen/kitchen-ch1/A2" in status["alarms"]
     assert latest["gasguard/plant/kitchen/kitchen-valve/status"]["state"] == "closing"
     assert latest["gasguard/plant/kitchen/kitchen-ch1/lel"]["lel_pct"] == 0.0
+
+
+def _site_with_outputs() -> SiteConfig:
+    data = site_config().model_dump(mode="json", exclude_defaults=True)
+    data["sites"][0]["outputs"] = [
+        {"id": "horn", "kind": "sounder", "zones": ["kitchen"], "levels": ["A2"], "pulse_until_silenced": True},
+        {"id": "fan", "kind": "fan", "zones": ["kitchen"], "levels": ["A1"]},
+        {"id": "relay", "kind": "fault_relay", "normally_energised": True, "name": "System failure"},
+    ]
+    return parse_site_config(data)
+
+
+def test_outputs_are_read_only_sirens_switches_and_a_problem_sensor() -> None:
+    site = _site_with_outputs()
+    configs = {topic: payload for topic, payload in discovery_messages(site, availability_topic=AVAILABILITY)}
+    horn = configs["homeassistant/siren/gasguard/plant_horn_output/config"]
+    fan = configs["homeassistant/switch/gasguard/plant_fan_output/config"]
+    relay = configs["homeassistant/binary_sensor/gasguard/plant_relay_output/config"]
+    assert horn["state_topic"] == "gasguard/plant/output/horn/status"
+    assert horn["command_topic"] == "gasguard/plant/output/horn/ha_command"
+    assert (horn["optimistic"], fan["optimistic"]) == (False, False)
+    assert relay["device_class"] == "problem" and "command_topic" not in relay
+    # GasGuard only listens for valve close requests: an output's ha_command never matches that filter.
+    pattern = command_subscription().split("/")
+    topic = ["gasguard", "plant", "output", "horn", "ha_command"]
+    assert len(pattern) != len(topic) or any(p not in ("+", t) for p, t in zip(pattern, topic, strict=True))
+
+
+def test_output_state_messages_follow_the_core() -> None:
+    from gasguard.domain import OutputCommand, OutputMode
+
+    states = HomeAssistantStates(_site_with_outputs())
+    ((topic, payload),) = states.state_messages(OutputCommand("relay", OutputMode.OFF, "kitchen-ch1 in FAULT (stale)"))
+    assert topic == "gasguard/plant/output/relay/status"
+    assert (payload["state"], payload["dropped"], payload["cause"]) == ("OFF", True, "kitchen-ch1 in FAULT (stale)")
+    ((_, horn),) = states.state_messages(OutputCommand("horn", OutputMode.PULSED, "kitchen-ch1 A2"))
+    assert (horn["state"], horn["mode"]) == ("ON", "pulsed")

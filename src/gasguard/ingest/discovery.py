@@ -9,7 +9,15 @@ topic) that make Home Assistant create, grouped in one device per zone:
   an A1/A2/A3, rate-of-rise or ML alarm is active), ``trip`` (device class safety: the zone is
   tripped and latched, its valves held closed) and ``fault`` (device class problem: a channel or
   valve cannot be trusted);
-- a ``valve`` per valve (device class gas), from ``<prefix>/<site>/<zone>/<valve>/status``.
+- a ``valve`` per valve (device class gas), from ``<prefix>/<site>/<zone>/<valve>/status``;
+- per output, from ``<prefix>/<site>/output/<output>/status``: a ``siren`` for a sounder, a ``switch``
+  for a beacon, fan or relay, and a ``binary_sensor`` (device class problem, on when the relay has
+  dropped) for the system-failure relay, in one "GasGuard outputs" device per site.
+
+**Outputs are read-only for Home Assistant.** Its MQTT siren and switch need a command topic, so they
+get ``<prefix>/<site>/output/<output>/ha_command``, which GasGuard never subscribes to: turning a
+sounder off or a fan on from Home Assistant changes nothing, and the entity shows GasGuard's state
+again at once (``optimistic: false``). Silencing a sounder is an operator's act in GasGuard.
 
 **The valve entity can close but never open.** Its ``payload_open`` is null, so Home Assistant shows
 no open button and offers no ``valve.open`` action. Reopening a gas valve needs an operator in
@@ -43,6 +51,9 @@ from gasguard.domain import (
     OperatorAction,
     OperatorCommand,
     Output,
+    OutputCommand,
+    OutputKind,
+    OutputMode,
     Reading,
     ValveChanged,
     ValveState,
@@ -86,6 +97,10 @@ def valve_state_topic(prefix: str, site: str, zone: str, valve: str) -> str:
 def valve_command_topic(prefix: str, site: str, zone: str, valve: str) -> str:
     """Where Home Assistant asks GasGuard to close a valve (GasGuard, not the controller, listens)."""
     return f"{prefix}/{site}/{zone}/{valve}/command"
+
+
+def output_state_topic(prefix: str, site: str, output: str) -> str:
+    return f"{prefix}/{site}/output/{output}/status"
 
 
 def command_subscription(prefix: str = "gasguard") -> str:
@@ -192,6 +207,44 @@ def discovery_messages(
                     "retain": False,
                 },
             )
+    for entry, output in site.outputs():
+        state = output_state_topic(prefix, entry.id, output.id)
+        device = {
+            "identifiers": [f"{prefix}_{entry.id}_outputs"],
+            "name": f"{entry.name or entry.id} alarm outputs",
+            "manufacturer": "GasGuard",
+            "model": "Alarm outputs",
+            "sw_version": __version__,
+        }
+        common: Json = {
+            "name": output.name or output.id,
+            "unique_id": f"{prefix}_{entry.id}_{output.id}_output",
+            "device": device,
+            "state_topic": state,
+            "json_attributes_topic": state,
+        }
+        if output.kind is OutputKind.FAULT_RELAY:
+            add(
+                "binary_sensor",
+                _object_id(entry.id, output.id, "output"),
+                {**common, "device_class": "problem", "value_template": "{{ 'ON' if value_json.dropped else 'OFF' }}"},
+            )
+            continue
+        read_only = {
+            "command_topic": f"{state.rsplit('/', 1)[0]}/ha_command",  # GasGuard never listens here
+            "optimistic": False,
+            "retain": False,
+            "value_template": "{{ value_json.state }}",
+            "state_on": "ON",
+            "state_off": "OFF",
+        }
+        if output.kind is OutputKind.SOUNDER:
+            add("siren", _object_id(entry.id, output.id, "output"), {**common, **read_only})
+        else:
+            icon = {OutputKind.FAN: "mdi:fan", OutputKind.BEACON: "mdi:alarm-light"}.get(
+                output.kind, "mdi:electric-switch"
+            )
+            add("switch", _object_id(entry.id, output.id, "output"), {**common, **read_only, "icon": icon})
     topics = [topic for topic, _ in messages]
     clashes = sorted({topic for topic in topics if topics.count(topic) > 1})
     if clashes:
@@ -286,6 +339,7 @@ class HomeAssistantStates:
             ch.id: _Channel(sites[zone.id], zone.id, ch.scale, ch.offset) for zone in spec.zones for ch in zone.channels
         }
         self._zones: dict[str, _Zone] = {zone.id: _Zone(sites[zone.id]) for zone in spec.zones}
+        self._output_site = {output.id: entry.id for entry, output in site.outputs()}
         self._valve_zone = {valve.id: zone.id for zone in spec.zones for valve in zone.valves}
 
     def state_messages(self, item: Reading | Output) -> list[tuple[str, Json]]:
@@ -315,6 +369,20 @@ class HomeAssistantStates:
                 return []
             zone.tripped, zone.trip_cause = item.tripped, item.cause if item.tripped else ""
             return [self.zone_message(item.zone)]
+        if isinstance(item, OutputCommand):
+            site_id = self._output_site.get(item.output)
+            if site_id is None:
+                return []
+            on = item.mode is not OutputMode.OFF
+            payload: Json = {
+                "state": "ON" if on else "OFF",
+                "mode": item.mode.value,
+                "dropped": not on,  # read by the fault relay's problem sensor
+                "cause": item.reason,
+                "silenced": item.silenced,
+                "forced": item.forced,
+            }
+            return [(output_state_topic(self.prefix, site_id, item.output), payload)]
         if isinstance(item, ValveChanged):
             zone = self._zones.get(item.zone)
             if zone is None or item.valve not in self._valve_zone:
