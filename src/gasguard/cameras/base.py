@@ -256,7 +256,7 @@ class DetectingCamera:
             source=self.id,
             score=frame.leak_score,
             detail=(
-                f"camera {self.name}: plume on {self.confirmer.consecutive} consecutive frames, "
+                f"{self.name}: plume on {self.confirmer.consecutive} consecutive frames, "
                 f"{frame.mask_fraction:.1%} of the view, leak score {frame.leak_score:.2f}"
             ),
         )

@@ -39,6 +39,7 @@ from gasguard.domain import (
     Event,
     Level,
     MlSignal,
+    MlSignalKind,
     OperatorAction,
     OperatorCommand,
     OperatorResult,
@@ -572,9 +573,19 @@ def _on_ml(state: PlantState, event: Event, now: float, out: list[Output]) -> No
         return
     until = now + zone.spec.ml_hold_s
     zone.ml_until = until if zone.ml_until is None else max(zone.ml_until, until)
-    detail = f"{event.kind.value} from {event.source} (score {event.score:.2f}) {event.detail}".strip()
+    detail = _describe_ml(event)
     zone.ml_alarm.set_condition(True, None, now, out, detail)
-    _trip(zone, f"ML: {detail}", now, out)
+    _trip(zone, f"early trip: {detail}", now, out)
+
+
+def _describe_ml(event: MlSignal) -> str:
+    """Words for a person on shift: who saw what, then the evidence."""
+    if event.kind is MlSignalKind.VISUAL_LEAK:
+        what = f"camera {event.source} sees a gas plume"
+    else:
+        what = f"{event.source} expects the trip level soon"
+    evidence = event.detail.strip() or f"score {event.score:.2f}"
+    return f"{what} ({evidence})"
 
 
 # --------------------------------------------------------------------------- operators

@@ -161,6 +161,35 @@ class ValvePublic(ValveView):
     zone: str
 
 
+class OutputPublic(LiveModel):
+    id: str
+    name: str
+    kind: str = Field(description="sounder, beacon, fan, relay or fault_relay.")
+    mode: str = Field(description="off, on or pulsed; for the fault relay on = energised (healthy).")
+    cause: str = Field(description="Why it is in this mode (the first driving alarm, or the fault).")
+    silenced: bool
+    latched: bool
+    forced_until: float | None = Field(description="End of an admin's test, or null.")
+    zones: list[str]
+    levels: list[str] = Field(description="The alarm levels that drive it (empty for the fault relay).")
+    driver: str = Field(description="simulated, modbus or mqtt.")
+    feedback: str | None = Field(default=None, description="What the device reports back, where it can.")
+
+
+class StrippedReason(Strict):
+    """A body whose ``reason`` is trimmed before it is checked, so blanks count as missing."""
+
+    @field_validator("reason", mode="before", check_fields=False)
+    @classmethod
+    def _stripped(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+
+class OutputTestBody(StrippedReason):
+    reason: str = Field(min_length=1, max_length=500, description="Why the output is tested (audited).")
+    minutes: int = Field(ge=1, le=10, description="A test always ends: at most 10 minutes.")
+
+
 class AlarmView(LiveModel):
     id: str = Field(description="zone/source/LEVEL, e.g. kitchen/kitchen-ch1/A2.")
     zone: str
@@ -218,26 +247,22 @@ class ReasonBody(Strict):
     reason: str = OperatorReason
 
 
-class ValveOpenBody(Strict):
+class ResetBody(StrippedReason):
+    """A reset needs a reason: a missing one is a 422 like any other missing field (not a refusal)."""
+
+    reason: str = Field(min_length=1, max_length=500, description="Why the zone is reset (required, audited).")
+
+
+class ValveOpenBody(StrippedReason):
     reason: str = Field(min_length=3, max_length=500, description="Why the valve is reopened (required, audited).")
 
-    @field_validator("reason", mode="before")
-    @classmethod
-    def _stripped(cls, value: Any) -> Any:
-        return value.strip() if isinstance(value, str) else value
 
-
-class ShelveBody(Strict):
+class ShelveBody(StrippedReason):
     reason: str = Field(min_length=1, max_length=500, description="Why the alarm is shelved (required, audited).")
     minutes: int = Field(ge=1, le=1440, description="Shelving always expires; the safety core allows at most 8 h.")
 
-    @field_validator("reason", mode="before")
-    @classmethod
-    def _stripped(cls, value: Any) -> Any:
-        return value.strip() if isinstance(value, str) else value
 
-
-class InhibitBody(Strict):
+class InhibitBody(StrippedReason):
     """Take the alarm's channel out of service for ``minutes``: its faults and warnings stop voting, never
     gas at or above A2, and it always expires. Longer than 8 h (the longest shelve) needs an admin."""
 
@@ -245,11 +270,6 @@ class InhibitBody(Strict):
     minutes: int = Field(
         ge=1, le=7 * 24 * 60, description="Out of service always expires: at most 8 h, or 7 days for an admin."
     )
-
-    @field_validator("reason", mode="before")
-    @classmethod
-    def _stripped(cls, value: Any) -> Any:
-        return value.strip() if isinstance(value, str) else value
 
 
 class OperatorResponse(BaseModel):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Body, HTTPException, status
+from fastapi import APIRouter, HTTPException, status
 
 from gasguard.domain import OperatorAction
 from gasguard.web.deps import CurrentUser, OperatorUser, RuntimeDep
 from gasguard.web.routes.operate import REFUSED, UNAVAILABLE, Responses, run_command
-from gasguard.web.schemas import OperatorResponse, ReasonBody, ZoneView
+from gasguard.web.schemas import OperatorResponse, ResetBody, ZoneView
 
 if TYPE_CHECKING:
     from gasguard.runtime import Runtime
@@ -41,11 +41,11 @@ async def reset_zone(
     zone_id: str,
     user: OperatorUser,
     runtime: RuntimeDep,
-    body: Annotated[ReasonBody | None, Body()] = None,
+    body: ResetBody,
 ) -> OperatorResponse:
     """Clear the zone's latched alarms and trip. Refused (409) while any cause is still present.
 
     After an accepted reset the valves stay closed; each is reopened by an operator with a reason.
     """
     zone_or_404(runtime, zone_id)
-    return await run_command(runtime, user, OperatorAction.RESET, zone_id, (body or ReasonBody()).reason)
+    return await run_command(runtime, user, OperatorAction.RESET, zone_id, body.reason)
