@@ -22,6 +22,7 @@ from gasguard.domain import Output, Reading
 from gasguard.identify import ZoneGasIdentifier
 from gasguard.ingest.mqtt import MqttPublisher, MqttReadingSource
 from gasguard.mqtt_client import BrokerSecurity, broker_from_settings
+from gasguard.notifications.service import attach_notifications
 from gasguard.runtime import Runtime, UnknownChannelError, build_runtime
 from gasguard.settings import ServiceSettings
 from gasguard.storage.engine import explained_database_failures
@@ -201,6 +202,7 @@ def build_live_app(
     runtime = build_runtime(site, services, clock=clock, mqtt=broker_from_settings(settings))
     attach_mqtt(runtime, settings)
     attach_modbus(runtime)
+    attach_notifications(runtime)
     if customise is not None:
         customise(runtime, services)
     app = create_app(settings, services)

@@ -91,6 +91,11 @@ class ServiceSettings(BaseSettings):
     )
     mqtt_topic_prefix: str = Field(default="gasguard", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     site_config: Path | None = Field(default=None, description="Site YAML (sites, zones, channels, valves).")
+    public_url: str | None = Field(
+        default=None,
+        description="Address people reach the dashboard at (https://gasguard.example.com); notification "
+        "messages link to it. Unset: messages carry no links.",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Key for token hashing. Default: generated once and kept in data_dir/secret_key. "
@@ -165,6 +170,16 @@ class ServiceSettings(BaseSettings):
                 "with user:password@ before the host to sign in"
             )
         return url
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, url: str | None) -> str | None:
+        if url is None or not url.strip():
+            return None
+        parts = urlsplit(url.strip())
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+            raise UnsafeSettingsError("GASGUARD_PUBLIC_URL must look like https://host[:port][/path]")
+        return url.strip().rstrip("/")
 
     @field_validator("secret_key")
     @classmethod

@@ -122,3 +122,59 @@ class SnapshotRow(Base):
     scope: Mapped[str] = mapped_column(String(64), primary_key=True)
     saved_at: Mapped[float] = mapped_column(Double(), nullable=False)
     data: Mapped[dict[str, Any]] = mapped_column(JSON(), nullable=False)
+
+
+class NotificationIncidentRow(Base):
+    """An incident that people are told about (``gasguard.notifications``), kept so a restart resumes
+    its repeat and escalation where they were."""
+
+    __tablename__ = "notification_incidents"
+    __table_args__ = (
+        Index("ix_notification_incidents_closed_at", "closed_at"),
+        Index("ix_notification_incidents_zone_opened_at", "zone", "opened_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    opened_at: Mapped[float] = mapped_column(Double(), nullable=False)
+    closed_at: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    acked_at: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    acked_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    acked_via: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    updated_at: Mapped[float] = mapped_column(Double(), nullable=False)
+    # Cause, routes told (with their repeat and escalation times), valves, highest %LEL, timeline.
+    state: Mapped[dict[str, Any]] = mapped_column(JSON(), nullable=False)
+
+
+class NotificationDeliveryRow(Base):
+    """One attempt to deliver one message to one URL of a route; the URL is stored with secrets masked."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        Index("ix_notification_deliveries_incident_ts", "incident_id", "ts"),
+        Index("ix_notification_deliveries_route_ts", "route", "ts"),
+        Index("ix_notification_deliveries_ts", "ts"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str | None] = mapped_column(String(32), nullable=True)  # none: a test message
+    route: Mapped[str] = mapped_column(String(64), nullable=False)
+    url: Mapped[str] = mapped_column(String(512), nullable=False)
+    reason: Mapped[str] = mapped_column(String(32), nullable=False)
+    ts: Mapped[float] = mapped_column(Double(), nullable=False)
+    attempt: Mapped[int] = mapped_column(Integer(), nullable=False)
+    ok: Mapped[bool] = mapped_column(Boolean(), nullable=False)
+    error: Mapped[str | None] = mapped_column(Text(), nullable=True)
+
+
+class NotificationNonceRow(Base):
+    """A used acknowledge link: its nonce, so the same link is refused the second time."""
+
+    __tablename__ = "notification_ack_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    username: Mapped[str] = mapped_column(String(64), nullable=False)
+    used_at: Mapped[float] = mapped_column(Double(), nullable=False)

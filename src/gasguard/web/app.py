@@ -43,6 +43,7 @@ from gasguard.web.routes import (
     health,
     ingest,
     models,
+    notifications,
     readings,
     site,
     tokens,
@@ -181,6 +182,7 @@ def create_app(settings: ServiceSettings, services: Services | None = None) -> F
     for module in (auth, users, tokens, health, events, site, zones, alarms, valves, readings, ingest, models, cameras):
         app.include_router(module.router)
     app.include_router(ws.router)
+    app.include_router(notifications.router)
     add_api_docs(app)
     mount_dashboard(app, STATIC_DIR)
 
