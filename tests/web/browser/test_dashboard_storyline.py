@@ -5,12 +5,16 @@ resets and reopens it. Then a leak: 6,000 ppm methane (12 %LEL, a warning) and 1
 trip). The alarm arrives without a reload, the operator acknowledges it, the valve closes by itself,
 a reset is refused while the gas is there, accepted once it clears, and the valve is reopened with a
 reason through the confirmation dialog. The page is never reloaded along the way.
+
+A valve closed by hand in a zone that is not tripped reopens the same way, after a zone reset (which
+checks the gas again), and the Valves screen offers that reset right beside the waiting "Open…".
 """
 
 from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -102,7 +106,7 @@ def test_operator_handles_a_leak_from_alarm_to_reopened_valve(
     expect(card).to_have_attribute("data-status", "tripped")
     expect(page.get_by_test_id("alarm-pill")).to_have_text("2 unacknowledged alarms")
     expect(page.get_by_test_id("announcer")).to_have_text(
-        re.compile(r"^New alarm: Alarm \(A2\) in Kitchen on kitchen-ch1")
+        re.compile(r"^New alarm: Alarm \(A2\) in Kitchen, detector Above the range\.$")
     )
     expect(page.get_by_test_id("channel-spark-kitchen-ch1")).to_have_attribute("data-points", re.compile(r"^[1-9]\d*$"))
     shots(page, "leak-alarm-30-lel-tripped")
@@ -161,3 +165,87 @@ def test_operator_handles_a_leak_from_alarm_to_reopened_valve(
     shots(page, "audit-log")
 
     assert page.evaluate("window.__sameDocument") is True
+
+
+def _normal_zone_with_open_valve(server: Any) -> None:
+    """Whatever the module did before: no gas, the zone reset and its valve open (through the API)."""
+    server.send_ppm("kitchen-ch1", 0)
+    server.send_ppm("kitchen-ch2", 0)
+    auth = {"Authorization": f"Bearer {server.admin_token}"}
+    reset = server.client.post("/api/v1/zones/kitchen/reset", json={"reason": "test set-up"}, headers=auth)
+    assert reset.status_code == 200, reset.text
+    valve = server.client.get("/api/v1/valves", headers=auth).json()
+    if next(v for v in valve if v["id"] == "kitchen-valve")["state"] != "open":
+        opened = server.client.post("/api/v1/valves/kitchen-valve/open", json={"reason": "test set-up"}, headers=auth)
+        assert opened.status_code == 200, opened.text
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        states = {v["id"]: v["state"] for v in server.client.get("/api/v1/valves", headers=auth).json()}
+        if states["kitchen-valve"] == "open":
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"kitchen-valve did not open: {states}")
+
+
+def test_valve_closed_by_hand_reopens_after_a_reset_offered_beside_it(
+    server: Any, new_page: Callable[[], Page], sign_in: Callable[[Page, str], None], shots: Any
+) -> None:
+    _normal_zone_with_open_valve(server)
+    page = new_page()
+    sign_in(page, "otto")
+    expect(page.get_by_test_id("zone-card-kitchen")).to_have_attribute("data-status", "normal")
+
+    # Closed by hand: Open waits for a reset, and the reset is offered right there.
+    page.get_by_test_id("nav-valves").click()
+    expect(page.get_by_test_id("valve-state-kitchen-valve")).to_have_text("Open")
+    expect(page.get_by_test_id("valve-reset-kitchen-valve")).to_have_count(0)
+    page.get_by_test_id("valve-close-kitchen-valve").click()
+    expect(page.get_by_test_id("valve-state-kitchen-valve")).to_have_text("Closed")
+    expect(page.get_by_test_id("valve-open-kitchen-valve")).to_be_disabled()
+    reset = page.get_by_test_id("valve-reset-kitchen-valve")
+    expect(reset).to_be_visible()
+    expect(page.get_by_test_id("valve-card-kitchen-valve")).to_contain_text("Closed by hand: reset the zone")
+    shots(page, "closed-by-hand-reset-offered")
+
+    # The Alarms screen lists the zone for a reset too, though nothing is tripped or latched.
+    page.get_by_test_id("nav-alarms").click()
+    expect(page.get_by_test_id("reset-row-kitchen")).to_contain_text("Kitchen gas main closed")
+    page.get_by_test_id("nav-valves").click()
+
+    # Reset zone…, a reason, and the reset is accepted: said in green, and Open is allowed.
+    page.get_by_test_id("valve-reset-kitchen-valve").click()
+    expect(page.get_by_test_id("dialog-title")).to_have_text("Reset Kitchen?")
+    page.get_by_label("Reason (required)").fill("Valve check finished")
+    page.get_by_test_id("dialog-confirm").click()
+    expect(page.get_by_test_id("dialog")).to_be_hidden()
+    msg = page.get_by_test_id("valve-msg-kitchen-valve")
+    expect(msg).to_have_text("Kitchen reset: its valves may be opened again, with a reason.")
+    expect(msg).to_have_class(re.compile(r"message-ok"))
+    expect(page.get_by_test_id("toast")).to_have_attribute("data-tone", "ok")
+    expect(page.get_by_test_id("valve-reset-kitchen-valve")).to_have_count(0)
+    _open_valve(page, shots, "Valve check finished, supply restored")
+    shots(page, "reopened-after-reset")
+
+    # The same button serves a trip: refused while the gas is there, with the core's words, in red.
+    server.send_ppm("kitchen-ch1", 15000)
+    reset = page.get_by_test_id("valve-reset-kitchen-valve")
+    expect(reset).to_be_visible()
+    expect(page.get_by_test_id("valve-state-kitchen-valve")).to_have_text("Closed")
+    reset.click()
+    page.get_by_label("Reason (required)").fill("Trying to restore gas")
+    page.get_by_test_id("dialog-confirm").click()
+    expect(page.get_by_test_id("dialog-error")).to_contain_text("Reset of Kitchen refused: condition still present")
+    shots(page, "reset-refused-in-dialog")
+    page.get_by_test_id("dialog-cancel").click()
+    expect(msg).to_contain_text("Reset of Kitchen refused")
+    expect(msg).to_have_class(re.compile(r"message-error"))
+    expect(page.get_by_test_id("toast")).to_have_attribute("data-tone", "alarm")
+
+    server.send_ppm("kitchen-ch1", 0)
+    expect(page.get_by_test_id("valve-open-kitchen-valve")).to_be_disabled()
+    reset.click()
+    page.get_by_label("Reason (required)").fill("Gas cleared, detector checked")
+    page.get_by_test_id("dialog-confirm").click()
+    expect(page.get_by_test_id("dialog")).to_be_hidden()
+    expect(msg).to_have_class(re.compile(r"message-ok"))
+    _open_valve(page, shots, "Gas cleared and the kitchen ventilated")

@@ -7,7 +7,7 @@ import { LiveConnection } from "./js/live.js";
 import { clearSession, hasRole, loadSession, saveSession, sessionFromLogin } from "./js/session.js";
 import { beep, isMuted, setMuted, unlockAudio } from "./js/sound.js";
 import { store } from "./js/store.js";
-import { LEVEL_LABEL, h } from "./js/ui.js";
+import { h } from "./js/ui.js";
 import { adminView } from "./js/views/admin.js";
 import { alarmsView } from "./js/views/alarms.js";
 import { camerasView } from "./js/views/cameras.js";
@@ -16,11 +16,13 @@ import { healthView } from "./js/views/health.js";
 import { historyView } from "./js/views/history.js";
 import { overviewView } from "./js/views/overview.js";
 import { valvesView } from "./js/views/valves.js";
+import { newAlarmNotice } from "./js/words.js";
 
 const VIEWS = [overviewView, alarmsView, valvesView, camerasView, historyView, eventsView, healthView, adminView];
 const NOTICE_KEY = "gasguard.notice";
 const BEEP_REPEAT_MS = 20000;
 const SPARK_HISTORY_S = 900;
+const QUIET_TOAST_MS = 8000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -35,6 +37,7 @@ let beepTimer = null;
 let staleTimer = null;
 let wasLive = false;
 let sparksSeeded = false;
+let toastTimer = null;
 const annunciator = new Annunciator();
 
 const ctx = {
@@ -46,7 +49,7 @@ const ctx = {
   },
   can: (needed) => Boolean(session) && hasRole(session.role, needed),
   refresh: () => refresh(),
-  announce: (text) => announce(text),
+  announce: (text, tone) => announce(text, tone),
 };
 
 // ------------------------------------------------------------------ sign-in
@@ -251,11 +254,7 @@ function onZonesChanged() {
 
   const fresh = annunciator.update(alarms);
   if (fresh.length) {
-    const first = fresh[0];
-    const more = fresh.length > 1 ? ` and ${fresh.length - 1} more` : "";
-    announce(
-      `New alarm: ${LEVEL_LABEL[first.level] || first.level} in ${first.zoneName || first.zone} on ${first.source}${more}.`,
-    );
+    announce(newAlarmNotice(fresh[0], fresh.length - 1), "alarm");
     pill.classList.remove("flash");
     void pill.offsetWidth; // restart the CSS animation
     pill.classList.add("flash");
@@ -265,15 +264,32 @@ function onZonesChanged() {
   beepTimer = unacked.length ? setInterval(beep, BEEP_REPEAT_MS) : null;
 }
 
-function announce(text) {
+/**
+ * Say something to the person on shift: read out by screen readers and shown as a notice.
+ * tone "alarm" (red, stays until dismissed) is for alarms and refusals; "ok" (green) and "info"
+ * (neutral) are for things that went as asked, and fade after a few seconds.
+ */
+function announce(text, tone = "info") {
   const el = $("announcer");
   el.textContent = "";
   // A fresh text node after a tick makes screen readers read the message even if it repeats.
   setTimeout(() => {
     el.textContent = text;
   }, 50);
+  const toast = $("toast");
   $("toast-text").textContent = text;
-  $("toast").hidden = false;
+  toast.dataset.tone = tone;
+  toast.hidden = false;
+  // Room below the page for the notice, so it never sits for good on the last controls (a phone's pager).
+  document.body.style.paddingBottom = `${toast.offsetHeight + 16}px`;
+  clearTimeout(toastTimer);
+  if (tone !== "alarm") toastTimer = setTimeout(hideToast, QUIET_TOAST_MS);
+}
+
+function hideToast() {
+  clearTimeout(toastTimer);
+  $("toast").hidden = true;
+  document.body.style.paddingBottom = "";
 }
 
 function onConnection({ state, retryAt }) {
@@ -296,7 +312,8 @@ function onConnection({ state, retryAt }) {
   if (state === "stale") {
     const tick = () => {
       const s = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
-      $("stale-text").textContent = `Live connection lost: the values shown may be out of date. Reconnecting in ${s} s…`;
+      $("stale-text").textContent =
+        `Live connection lost: the values shown may be out of date. Reconnecting in ${s} s…`;
     };
     tick();
     staleTimer = setInterval(tick, 1000);
@@ -328,9 +345,7 @@ function boot() {
     location.hash = "#/alarms";
   });
   $("stale-reconnect").addEventListener("click", () => live && live.reconnectNow());
-  $("toast-close").addEventListener("click", () => {
-    $("toast").hidden = true;
-  });
+  $("toast-close").addEventListener("click", hideToast);
   document.addEventListener("click", unlockAudio, { once: true });
   document.addEventListener("keydown", unlockAudio, { once: true });
   store.on("zones", onZonesChanged);

@@ -66,6 +66,25 @@ export function fmtDateTime(ts) {
   return new Date(ts * 1000).toLocaleString();
 }
 
+/**
+ * Give every cell of a data table the heading of its column (`data-label`), so that on a narrow
+ * screen, where the stylesheet turns each row into a card, each value still says what it is.
+ */
+export function labelCells(table) {
+  const heads = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+  for (const row of table.querySelectorAll("tbody tr")) labelRow(row, heads);
+  table.classList.add("cards");
+  return table;
+}
+
+/** Label one row's cells, e.g. a row appended after `labelCells` ran. */
+export function labelRow(row, heads) {
+  [...row.children].forEach((cell, i) => {
+    if (heads[i] && !cell.hasAttribute("colspan")) cell.dataset.label = heads[i];
+  });
+  return row;
+}
+
 export function fmtNumber(value, digits = 1) {
   if (value === null || value === undefined || !Number.isFinite(Number(value))) return "—";
   return Number(value).toFixed(digits);

@@ -3,7 +3,7 @@
 
 import { api, ApiError, query } from "../api.js";
 import { confirmWithReason } from "../dialog.js";
-import { fmtDateTime, h, messageLine, replaceContent } from "../ui.js";
+import { fmtDateTime, h, labelCells, messageLine, replaceContent } from "../ui.js";
 
 const ROLES = ["viewer", "operator", "admin"];
 
@@ -62,9 +62,26 @@ function renderAdmin(ctx, state, reload) {
 }
 
 function usersPanel(ctx, state, done) {
-  const username = h("input", { id: "new-user-name", required: true, minlength: "2", maxlength: "64", autocomplete: "off", testid: "new-user-name" });
-  const password = h("input", { id: "new-user-password", type: "password", required: true, autocomplete: "new-password", testid: "new-user-password" });
-  const role = h("select", { id: "new-user-role", testid: "new-user-role" }, ROLES.map((r) => h("option", { value: r, text: r })));
+  const username = h("input", {
+    id: "new-user-name",
+    required: true,
+    minlength: "2",
+    maxlength: "64",
+    autocomplete: "off",
+    testid: "new-user-name",
+  });
+  const password = h("input", {
+    id: "new-user-password",
+    type: "password",
+    required: true,
+    autocomplete: "new-password",
+    testid: "new-user-password",
+  });
+  const role = h(
+    "select",
+    { id: "new-user-role", testid: "new-user-role" },
+    ROLES.map((r) => h("option", { value: r, text: r })),
+  );
   const create = async (event) => {
     event.preventDefault();
     await confirmWithReason({
@@ -81,57 +98,71 @@ function usersPanel(ctx, state, done) {
     "section",
     { class: "panel", "aria-labelledby": "users-title" },
     h("h2", { id: "users-title", text: "Users" }),
-    h(
-      "table",
-      { class: "data", testid: "users-table" },
-      h("thead", {}, h("tr", {}, ["User", "Role", "Active", "Created", "Change"].map((t) => h("th", { scope: "col", text: t })))),
+    labelCells(
       h(
-        "tbody",
-        {},
-        state.users.map((u) => {
-          const select = h(
-            "select",
-            { id: `user-role-${u.username}`, testid: `user-role-${u.username}`, "aria-label": `Role of ${u.username}` },
-            ROLES.map((r) => h("option", { value: r, selected: r === u.role, text: r })),
-          );
-          select.addEventListener("change", async () => {
-            const ok = await confirmWithReason({
-              title: `Make ${u.username} ${select.value}?`,
-              confirmLabel: "Change role",
-              action: (values) => patchUser(u.username, { role: select.value, reason: values.reason }),
-            });
-            if (ok) done(`${u.username} is now ${select.value}.`);
-            else select.value = u.role;
-          });
-          return h(
+        "table",
+        { class: "data", testid: "users-table" },
+        h(
+          "thead",
+          {},
+          h(
             "tr",
-            { testid: `user-row-${u.username}` },
-            h("th", { scope: "row", text: u.username + (u.username === ctx.username ? " (you)" : "") }),
-            h("td", {}, select),
-            h("td", { text: u.active ? "yes" : "no" }),
-            h("td", { text: fmtDateTime(u.created_at) }),
-            h(
-              "td",
-              {},
-              h("button", {
-                type: "button",
-                class: u.active ? "btn btn-danger" : "btn",
-                testid: `user-toggle-${u.username}`,
-                text: u.active ? "Deactivate" : "Activate",
-                onclick: async () => {
-                  const ok = await confirmWithReason({
-                    title: `${u.active ? "Deactivate" : "Activate"} ${u.username}?`,
-                    body: u.active ? "Their sessions stop working at once." : "",
-                    confirmLabel: u.active ? "Deactivate" : "Activate",
-                    danger: u.active,
-                    action: (values) => patchUser(u.username, { active: !u.active, reason: values.reason }),
-                  });
-                  if (ok) done(`${u.username} ${u.active ? "deactivated" : "activated"}.`);
-                },
-              }),
-            ),
-          );
-        }),
+            {},
+            ["User", "Role", "Active", "Created", "Change"].map((t) => h("th", { scope: "col", text: t })),
+          ),
+        ),
+        h(
+          "tbody",
+          {},
+          state.users.map((u) => {
+            const select = h(
+              "select",
+              {
+                id: `user-role-${u.username}`,
+                testid: `user-role-${u.username}`,
+                "aria-label": `Role of ${u.username}`,
+              },
+              ROLES.map((r) => h("option", { value: r, selected: r === u.role, text: r })),
+            );
+            select.addEventListener("change", async () => {
+              const ok = await confirmWithReason({
+                title: `Make ${u.username} ${select.value}?`,
+                confirmLabel: "Change role",
+                action: (values) => patchUser(u.username, { role: select.value, reason: values.reason }),
+              });
+              if (ok) done(`${u.username} is now ${select.value}.`);
+              else select.value = u.role;
+            });
+            return h(
+              "tr",
+              { testid: `user-row-${u.username}` },
+              h("th", { scope: "row", text: u.username + (u.username === ctx.username ? " (you)" : "") }),
+              h("td", {}, select),
+              h("td", { text: u.active ? "yes" : "no" }),
+              h("td", { text: fmtDateTime(u.created_at) }),
+              h(
+                "td",
+                {},
+                h("button", {
+                  type: "button",
+                  class: u.active ? "btn btn-danger" : "btn",
+                  testid: `user-toggle-${u.username}`,
+                  text: u.active ? "Deactivate" : "Activate",
+                  onclick: async () => {
+                    const ok = await confirmWithReason({
+                      title: `${u.active ? "Deactivate" : "Activate"} ${u.username}?`,
+                      body: u.active ? "Their sessions stop working at once." : "",
+                      confirmLabel: u.active ? "Deactivate" : "Activate",
+                      danger: u.active,
+                      action: (values) => patchUser(u.username, { active: !u.active, reason: values.reason }),
+                    });
+                    if (ok) done(`${u.username} ${u.active ? "deactivated" : "activated"}.`);
+                  },
+                }),
+              ),
+            );
+          }),
+        ),
       ),
     ),
     h(
@@ -154,7 +185,13 @@ function patchUser(username, body) {
 }
 
 function tokensPanel(state, done, reload) {
-  const name = h("input", { id: "new-token-name", required: true, maxlength: "64", autocomplete: "off", testid: "new-token-name" });
+  const name = h("input", {
+    id: "new-token-name",
+    required: true,
+    maxlength: "64",
+    autocomplete: "off",
+    testid: "new-token-name",
+  });
   const create = async (event) => {
     event.preventDefault();
     let issued = null;
@@ -162,7 +199,10 @@ function tokensPanel(state, done, reload) {
       title: `Create device token ${name.value.trim()}?`,
       confirmLabel: "Create token",
       action: async (values) => {
-        issued = await api("/api/v1/tokens", { method: "POST", body: { name: name.value.trim(), reason: values.reason } });
+        issued = await api("/api/v1/tokens", {
+          method: "POST",
+          body: { name: name.value.trim(), reason: values.reason },
+        });
       },
     });
     if (ok && issued) {
@@ -170,7 +210,12 @@ function tokensPanel(state, done, reload) {
       done(`Token ${issued.name} created.`);
     }
   };
-  const revoked = h("input", { id: "tokens-include-revoked", type: "checkbox", checked: state.includeRevoked, testid: "tokens-include-revoked" });
+  const revoked = h("input", {
+    id: "tokens-include-revoked",
+    type: "checkbox",
+    checked: state.includeRevoked,
+    testid: "tokens-include-revoked",
+  });
   revoked.addEventListener("change", () => {
     state.includeRevoked = revoked.checked;
     reload();
@@ -179,48 +224,64 @@ function tokensPanel(state, done, reload) {
     "section",
     { class: "panel", "aria-labelledby": "tokens-title" },
     h("h2", { id: "tokens-title", text: "Device tokens" }),
-    h("p", {}, revoked, " ", h("label", { for: "tokens-include-revoked", text: "Show revoked tokens" })),
     h(
-      "table",
-      { class: "data", testid: "tokens-table" },
-      h("thead", {}, h("tr", {}, ["Name", "Created", "Last used", "Revoked", ""].map((t) => h("th", { scope: "col", text: t })))),
+      "p",
+      { class: "check-row" },
+      revoked,
+      " ",
+      h("label", { for: "tokens-include-revoked", text: "Show revoked tokens" }),
+    ),
+    labelCells(
       h(
-        "tbody",
-        {},
-        state.tokens.length === 0
-          ? h("tr", {}, h("td", { colspan: "5", class: "empty", text: "No device tokens." }))
-          : null,
-        state.tokens.map((t) =>
+        "table",
+        { class: "data", testid: "tokens-table" },
+        h(
+          "thead",
+          {},
           h(
             "tr",
-            { testid: `token-row-${t.name}` },
-            h("th", { scope: "row", text: t.name }),
-            h("td", { text: fmtDateTime(t.created_at) }),
-            h("td", { text: t.last_used_at ? fmtDateTime(t.last_used_at) : "never" }),
-            h("td", { text: t.revoked_at ? fmtDateTime(t.revoked_at) : "" }),
+            {},
+            ["Name", "Created", "Last used", "Revoked", ""].map((t) => h("th", { scope: "col", text: t })),
+          ),
+        ),
+        h(
+          "tbody",
+          {},
+          state.tokens.length === 0
+            ? h("tr", {}, h("td", { colspan: "5", class: "empty", text: "No device tokens." }))
+            : null,
+          state.tokens.map((t) =>
             h(
-              "td",
-              {},
-              t.revoked_at
-                ? null
-                : h("button", {
-                    type: "button",
-                    class: "btn btn-danger",
-                    testid: `token-revoke-${t.name}`,
-                    text: "Revoke…",
-                    "aria-label": `Revoke token ${t.name}`,
-                    onclick: async () => {
-                      const ok = await confirmWithReason({
-                        title: `Revoke token ${t.name}?`,
-                        body: "Devices using it can no longer send readings.",
-                        confirmLabel: "Revoke",
-                        danger: true,
-                        action: (values) =>
-                          api(`/api/v1/tokens/${t.id}${query({ reason: values.reason })}`, { method: "DELETE" }),
-                      });
-                      if (ok) done(`Token ${t.name} revoked.`);
-                    },
-                  }),
+              "tr",
+              { testid: `token-row-${t.name}` },
+              h("th", { scope: "row", text: t.name }),
+              h("td", { text: fmtDateTime(t.created_at) }),
+              h("td", { text: t.last_used_at ? fmtDateTime(t.last_used_at) : "never" }),
+              h("td", { text: t.revoked_at ? fmtDateTime(t.revoked_at) : "" }),
+              h(
+                "td",
+                {},
+                t.revoked_at
+                  ? null
+                  : h("button", {
+                      type: "button",
+                      class: "btn btn-danger",
+                      testid: `token-revoke-${t.name}`,
+                      text: "Revoke…",
+                      "aria-label": `Revoke token ${t.name}`,
+                      onclick: async () => {
+                        const ok = await confirmWithReason({
+                          title: `Revoke token ${t.name}?`,
+                          body: "Devices using it can no longer send readings.",
+                          confirmLabel: "Revoke",
+                          danger: true,
+                          action: (values) =>
+                            api(`/api/v1/tokens/${t.id}${query({ reason: values.reason })}`, { method: "DELETE" }),
+                        });
+                        if (ok) done(`Token ${t.name} revoked.`);
+                      },
+                    }),
+              ),
             ),
           ),
         ),

@@ -1,11 +1,23 @@
 // Alarm summary after ISA-18.2: unacknowledged first; acknowledge, shelve (with reason and expiry),
-// unshelve; zone reset (refused by the safety core while gas is still present, and the reason shown).
+// unshelve; zone reset (refused by the safety core while gas is still present, and the reason shown)
+// for every zone that needs one: tripped, latched, or with a valve closed by hand.
 
 import { api, ApiError, query } from "../api.js";
 import { isUnacked, sortAlarms } from "../alarms.js";
 import { confirmWithReason } from "../dialog.js";
+import { resetWhy, resetZone, zoneNeedsReset } from "../reset.js";
 import { store } from "../store.js";
-import { ALARM_STATE_LABEL, LEVEL_LABEL, fmtNumber, fmtTime, h, messageLine, replaceContent } from "../ui.js";
+import {
+  ALARM_STATE_LABEL,
+  LEVEL_LABEL,
+  fmtNumber,
+  fmtTime,
+  h,
+  labelCells,
+  messageLine,
+  replaceContent,
+} from "../ui.js";
+import { alarmSourceName, zoneName } from "../words.js";
 
 /** Last outcome per zone reset / alarm action, kept across redraws so the operator can read it. */
 const messages = new Map();
@@ -26,7 +38,7 @@ export const alarmsView = {
 function renderAlarms(ctx, state, rerender) {
   const operator = ctx.can("operator");
   const alarms = sortAlarms(store.alarms());
-  const resettable = [...store.zones.values()].filter((z) => z.tripped || (z.alarms || []).some((a) => a.latched));
+  const resettable = [...store.zones.values()].filter(zoneNeedsReset);
   const unacked = alarms.filter(isUnacked);
   return [
     h("h1", { text: "Alarms" }),
@@ -35,7 +47,7 @@ function renderAlarms(ctx, state, rerender) {
       ? h(
           "section",
           { class: "panel", "aria-labelledby": "latched-title" },
-          h("h2", { id: "latched-title", text: "Tripped and latched zones" }),
+          h("h2", { id: "latched-title", text: "Zones to reset" }),
           resettable.map((zone) => resetRow(zone, operator, ctx, rerender)),
         )
       : null,
@@ -94,92 +106,78 @@ function resetRow(zone, operator, ctx, rerender) {
     { class: "reset-row", testid: `reset-row-${zone.id}` },
     h("p", {
       text:
-        `${zone.name || zone.id}: ` +
-        (zone.tripped ? `tripped${zone.trip_cause ? ` (${zone.trip_cause})` : ""}` : "latched alarms") +
-        ". Reset when the cause is gone; the valves stay closed until someone opens them.",
+        `${zone.name || zone.id}: ${resetWhy(zone)}. ` +
+        (zone.tripped || (zone.alarms || []).some((a) => a.latched)
+          ? "Reset when the cause is gone; the valves stay closed until someone opens them."
+          : "A reset checks the gas first; then the valves may be opened with a reason."),
     }),
     operator
       ? h("button", {
           type: "button",
           class: "btn btn-primary",
           testid: `zone-reset-${zone.id}`,
-          text: `Reset ${zone.name || zone.id}`,
-          onclick: () => resetZone(zone, key, ctx, rerender),
+          text: `Reset ${zone.name || zone.id}…`,
+          onclick: async () => {
+            const outcome = await resetZone(zone);
+            if (outcome) {
+              messages.set(key, outcome);
+              messages.set("alarms", outcome);
+              ctx.announce(outcome.text, outcome.ok ? "ok" : "alarm");
+            }
+            await ctx.refresh();
+            rerender();
+          },
         })
       : null,
     messageLine(`reset-msg-${zone.id}`, messages.get(key)),
   );
 }
 
-async function resetZone(zone, key, ctx, rerender) {
-  const name = zone.name || zone.id;
-  let outcome = null;
-  await confirmWithReason({
-    title: `Reset ${name}?`,
-    body:
-      "Reset clears the trip and the latched alarms once their cause is gone. It is refused while gas is still " +
-      "at the trip level. The valves stay closed until someone opens them.",
-    confirmLabel: "Reset zone",
-    action: async (values) => {
-      try {
-        const result = await api(`/api/v1/zones/${encodeURIComponent(zone.id)}/reset`, {
-          method: "POST",
-          body: { reason: values.reason },
-        });
-        outcome = { ok: true, text: `${name} reset${result && result.message ? `: ${result.message}` : "."}` };
-      } catch (err) {
-        const detail = err instanceof ApiError ? err.detail.replace(/^refused:\s*/i, "") : String(err);
-        outcome = { ok: false, text: `Reset of ${name} refused: ${detail}` };
-        messages.set(key, outcome);
-        messages.set("alarms", outcome);
-        rerender();
-        throw new ApiError(err.status ?? 0, outcome.text);
-      }
-    },
-  });
-  if (outcome) {
-    messages.set(key, outcome);
-    messages.set("alarms", outcome);
-    ctx.announce(outcome.ok ? `${name} reset.` : `Reset of ${name} refused.`);
-  }
-  await ctx.refresh();
-  rerender();
-}
-
 function alarmTable(alarms, operator, ctx, rerender) {
-  return h(
-    "table",
-    { class: "data alarms", testid: "alarm-table" },
-    h("caption", { class: "visually-hidden", text: "Active alarms, unacknowledged first" }),
+  return labelCells(
     h(
-      "thead",
-      {},
+      "table",
+      { class: "data alarms", testid: "alarm-table" },
+      h("caption", { class: "visually-hidden", text: "Active alarms, unacknowledged first" }),
       h(
-        "tr",
+        "thead",
         {},
-        ["Priority", "Zone", "Source", "State", "%LEL", operator ? "Actions" : null]
-          .filter(Boolean)
-          .map((t) => h("th", { scope: "col", text: t })),
-      ),
-    ),
-    h(
-      "tbody",
-      {},
-      alarms.map((alarm) =>
         h(
           "tr",
-          {
-            testid: `alarm-row-${alarm.id}`,
-            "data-state": alarm.state,
-            "data-level": alarm.level,
-            class: `${isUnacked(alarm) ? "unacked" : ""} level-${String(alarm.level).toLowerCase()}`,
-          },
-          h("td", {}, h("span", { class: `badge level-${String(alarm.level).toLowerCase()}`, text: LEVEL_LABEL[alarm.level] || alarm.level })),
-          h("td", { text: alarm.zoneName || alarm.zone }),
-          h("td", { text: alarm.source }),
-          h("td", { testid: `alarm-state-${alarm.id}`, text: ALARM_STATE_LABEL[alarm.state] || alarm.state }),
-          h("td", { class: "num", text: fmtNumber(alarm.value) }),
-          operator ? h("td", { class: "actions" }, alarmActions(alarm, ctx, rerender)) : null,
+          {},
+          ["Priority", "Zone", "Source", "State", "%LEL at last change", operator ? "Actions" : null]
+            .filter(Boolean)
+            .map((t) => h("th", { scope: "col", text: t })),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        alarms.map((alarm) =>
+          h(
+            "tr",
+            {
+              testid: `alarm-row-${alarm.id}`,
+              "data-state": alarm.state,
+              "data-level": alarm.level,
+              class: `${isUnacked(alarm) ? "unacked" : ""} level-${String(alarm.level).toLowerCase()}`,
+            },
+            h(
+              "td",
+              {},
+              h("span", {
+                class: `badge level-${String(alarm.level).toLowerCase()}`,
+                text: LEVEL_LABEL[alarm.level] || alarm.level,
+              }),
+            ),
+            h("td", { text: alarm.zoneName || alarm.zone }),
+            h("td", { text: alarmSourceName(alarm) }),
+            h("td", { testid: `alarm-state-${alarm.id}`, text: ALARM_STATE_LABEL[alarm.state] || alarm.state }),
+            h("td", { class: "num", text: fmtNumber(alarm.value), title: "%LEL when the alarm last changed state" }),
+            operator
+              ? h("td", { class: "actions-cell" }, h("div", { class: "actions" }, alarmActions(alarm, ctx, rerender)))
+              : null,
+          ),
         ),
       ),
     ),
@@ -197,7 +195,8 @@ function alarmActions(alarm, ctx, rerender) {
         testid: `alarm-ack-${alarm.id}`,
         "aria-label": `Acknowledge ${alarm.level} on ${alarm.source}`,
         text: "Acknowledge",
-        onclick: () => run(ctx, rerender, () => api(path("ack"), { method: "POST", body: { reason: "" } }), "Acknowledged."),
+        onclick: () =>
+          run(ctx, rerender, () => api(path("ack"), { method: "POST", body: { reason: "" } }), "Acknowledged."),
       }),
     );
   }
@@ -209,7 +208,8 @@ function alarmActions(alarm, ctx, rerender) {
         testid: `alarm-unshelve-${alarm.id}`,
         "aria-label": `Unshelve ${alarm.level} on ${alarm.source}`,
         text: "Unshelve",
-        onclick: () => run(ctx, rerender, () => api(path("unshelve"), { method: "POST", body: { reason: "" } }), "Unshelved."),
+        onclick: () =>
+          run(ctx, rerender, () => api(path("unshelve"), { method: "POST", body: { reason: "" } }), "Unshelved."),
       }),
     );
   } else {
@@ -225,8 +225,11 @@ function alarmActions(alarm, ctx, rerender) {
             title: `Shelve ${alarm.level} on ${alarm.source}?`,
             body: "A shelved alarm is hidden from the summary until it expires or is unshelved. The safety interlock still trips.",
             confirmLabel: "Shelve",
-            fields: [{ name: "minutes", label: "For how many minutes (1-1440)", type: "number", value: 60, min: 1, max: 1440 }],
-            action: (values) => api(path("shelve"), { method: "POST", body: { reason: values.reason, minutes: values.minutes } }),
+            fields: [
+              { name: "minutes", label: "For how many minutes (1-1440)", type: "number", value: 60, min: 1, max: 1440 },
+            ],
+            action: (values) =>
+              api(path("shelve"), { method: "POST", body: { reason: values.reason, minutes: values.minutes } }),
           });
           if (done) {
             messages.set("alarms", { ok: true, text: "Alarm shelved." });
@@ -263,7 +266,9 @@ async function ackAll(alarms, ctx, rerender) {
   }
   messages.set(
     "alarms",
-    failures.length ? { ok: false, text: `Not acknowledged: ${failures.join("; ")}` } : { ok: true, text: "All acknowledged." },
+    failures.length
+      ? { ok: false, text: `Not acknowledged: ${failures.join("; ")}` }
+      : { ok: true, text: "All acknowledged." },
   );
   await ctx.refresh();
   rerender();
@@ -273,25 +278,35 @@ function historyTable(history) {
   if (history.error) return h("p", { class: "message message-error", role: "alert", text: history.error });
   const events = Array.isArray(history) ? history : history.events || [];
   if (events.length === 0) return h("p", { class: "empty", text: "No alarm history yet." });
-  return h(
-    "table",
-    { class: "data", testid: "alarm-history" },
-    h("thead", {}, h("tr", {}, ["Time", "Zone", "Source", "Level", "State"].map((t) => h("th", { scope: "col", text: t })))),
+  return labelCells(
     h(
-      "tbody",
-      {},
-      events.map((e) => {
-        const p = e.payload || {};
-        return h(
+      "table",
+      { class: "data", testid: "alarm-history" },
+      h(
+        "thead",
+        {},
+        h(
           "tr",
           {},
-          h("td", { text: fmtTime(e.ts) }),
-          h("td", { text: e.zone || p.zone || "" }),
-          h("td", { text: e.source || p.source || "" }),
-          h("td", { text: p.level || "" }),
-          h("td", { text: ALARM_STATE_LABEL[p.state] || p.state || e.reason || "" }),
-        );
-      }),
+          ["Time", "Zone", "Source", "Level", "State"].map((t) => h("th", { scope: "col", text: t })),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        events.map((e) => {
+          const p = e.payload || {};
+          return h(
+            "tr",
+            {},
+            h("td", { text: fmtTime(e.ts) }),
+            h("td", { text: zoneName(e.zone || p.zone || "") }),
+            h("td", { text: p.source ? alarmSourceName({ level: p.level, source: p.source }) : e.source || "" }),
+            h("td", { text: LEVEL_LABEL[p.level] || p.level || "" }),
+            h("td", { text: ALARM_STATE_LABEL[p.state] || p.state || e.reason || "" }),
+          );
+        }),
+      ),
     ),
   );
 }

@@ -4,6 +4,7 @@
 import { api, ApiError } from "../api.js";
 import { store } from "../store.js";
 import { fmtTime, h, replaceContent } from "../ui.js";
+import { zoneName } from "../words.js";
 
 const FRAME_INTERVAL_MS = 1000;
 const LIST_INTERVAL_MS = 5000;
@@ -19,13 +20,19 @@ export const camerasView = {
     const loadList = async () => {
       try {
         const cameras = await api("/api/v1/cameras");
-        for (const cam of cameras) store.cameras.set(cam.id, { ...(store.cameras.get(cam.id) || {}), ...cam, camera: cam.id });
+        for (const cam of cameras)
+          store.cameras.set(cam.id, { ...(store.cameras.get(cam.id) || {}), ...cam, camera: cam.id });
         sync(cameras);
       } catch (err) {
         replaceContent(
           root,
           h("h1", { text: "Cameras" }),
-          h("p", { class: "message message-error", role: "alert", testid: "cameras-error", text: err.detail || String(err) }),
+          h("p", {
+            class: "message message-error",
+            role: "alert",
+            testid: "cameras-error",
+            text: err.detail || String(err),
+          }),
         );
       }
       if (!stopped) listTimer = setTimeout(loadList, LIST_INTERVAL_MS);
@@ -46,7 +53,9 @@ export const camerasView = {
         replaceContent(
           root,
           h("h1", { text: "Cameras" }),
-          cameras.length === 0 ? h("p", { class: "empty", testid: "cameras-empty", text: "No cameras configured." }) : grid,
+          cameras.length === 0
+            ? h("p", { class: "empty", testid: "cameras-empty", text: "No cameras configured." })
+            : grid,
         );
       }
       for (const cam of cameras) panels.get(cam.id)?.updateScore();
@@ -71,9 +80,18 @@ function cameraPanel(cam) {
   let timer = null;
   let url = null;
   let stopped = false;
-  const img = h("img", { class: "camera-frame", alt: `Thermal frame from ${cam.name || id}`, testid: `camera-frame-${id}` });
+  const img = h("img", {
+    class: "camera-frame",
+    alt: `Thermal frame from ${cam.name || id}`,
+    testid: `camera-frame-${id}`,
+  });
   img.hidden = true;
-  const status = h("p", { class: "muted", role: "status", testid: `camera-status-${id}`, text: "Waiting for a frame…" });
+  const status = h("p", {
+    class: "muted",
+    role: "status",
+    testid: `camera-status-${id}`,
+    text: "Waiting for a frame…",
+  });
   const note = h("p", { class: "hint", testid: `camera-note-${id}` });
   note.hidden = true;
   const score = h("span", { class: "leak-score", testid: `camera-score-${id}` });
@@ -98,7 +116,9 @@ function cameraPanel(cam) {
     const mine = ++generation;
     const wanted = overlay;
     try {
-      const response = await api(`/api/v1/cameras/${encodeURIComponent(id)}/frame.jpg?overlay=${wanted}`, { raw: true });
+      const response = await api(`/api/v1/cameras/${encodeURIComponent(id)}/frame.jpg?overlay=${wanted}`, {
+        raw: true,
+      });
       const blob = await response.blob();
       if (stopped || mine !== generation) return;
       const next = URL.createObjectURL(blob);
@@ -139,7 +159,7 @@ function cameraPanel(cam) {
     "article",
     { class: "camera-card", testid: `camera-card-${id}` },
     h("h2", { text: cam.name || id }),
-    h("p", { class: "muted small", text: `Zone: ${cam.zone}` }),
+    h("p", { class: "muted small", text: `Zone: ${zoneName(cam.zone)}` }),
     h("div", { class: "camera-view" }, img),
     status,
     h("p", {}, meter, " ", score),

@@ -1,7 +1,9 @@
-// Health: every component (pipeline, sources, models, cameras, database, broker) and the loaded models.
+// Health: every component (pipeline, sources, models, cameras, database, broker) as a readable list,
+// times in local time, and the loaded models.
 
 import { api } from "../api.js";
-import { h, replaceContent } from "../ui.js";
+import { fmtTime, h, labelCells, replaceContent } from "../ui.js";
+import { COMPONENT_LABEL, HEALTH_STATUS_LABEL, humanKey, plainValue } from "../words.js";
 
 const REFRESH_MS = 10000;
 
@@ -58,33 +60,62 @@ function healthPanel(health) {
       "h2",
       { id: "health-title" },
       "Overall: ",
-      h("span", { class: `badge health-${health.status}`, testid: "health-overall", text: String(health.status).toUpperCase() }),
+      h("span", {
+        class: `badge health-${health.status}`,
+        testid: "health-overall",
+        text: HEALTH_STATUS_LABEL[health.status] || String(health.status),
+      }),
     ),
+    h("p", {
+      class: "hint",
+      text: `Checked at ${fmtTime(Date.now() / 1000)}; refreshed every ${REFRESH_MS / 1000} s.`,
+    }),
     h(
-      "table",
-      { class: "data", testid: "health-table" },
-      h("thead", {}, h("tr", {}, ["Component", "Status", "Details"].map((t) => h("th", { scope: "col", text: t })))),
-      h(
-        "tbody",
-        {},
-        components.map(([name, c]) =>
-          h(
-            "tr",
-            { testid: `health-row-${name}` },
-            h("th", { scope: "row", text: name }),
-            h("td", {}, h("span", { class: `badge health-${c.status}`, text: c.status })),
-            h("td", { class: "details", text: describe(c.detail || {}) }),
-          ),
-        ),
-      ),
+      "div",
+      { class: "health-grid", testid: "health-table" },
+      components.map(([name, c]) => componentCard(name, c)),
     ),
   );
 }
 
-function describe(detail) {
-  return Object.entries(detail)
-    .map(([k, v]) => `${k}: ${typeof v === "object" && v !== null ? JSON.stringify(v) : v}`)
-    .join("; ");
+/** One component: its name, its state in a word, and what it reports as a list (local times, no JSON). */
+function componentCard(name, component) {
+  const detail = component.detail;
+  const titleId = `health-title-${name}`;
+  return h(
+    "article",
+    { class: "health-card", testid: `health-row-${name}`, "aria-labelledby": titleId },
+    h(
+      "header",
+      { class: "zone-head" },
+      h("h3", { id: titleId, text: COMPONENT_LABEL[name] || humanKey(name) }),
+      h("span", {
+        class: `badge health-${component.status}`,
+        text: HEALTH_STATUS_LABEL[component.status] || component.status,
+      }),
+    ),
+    detailList(detail),
+  );
+}
+
+function detailList(detail) {
+  if (detail === null || detail === undefined || detail === "") return null;
+  if (typeof detail !== "object" || Array.isArray(detail))
+    return h("p", { class: "muted", text: plainValue("", detail) });
+  if (Object.keys(detail).length === 0) return h("p", { class: "muted", text: "Nothing to report." });
+  const plain = Object.entries(detail).filter(([, v]) => v === null || typeof v !== "object" || Array.isArray(v));
+  const nested = Object.entries(detail).filter(([, v]) => v !== null && typeof v === "object" && !Array.isArray(v));
+  return [
+    plain.length
+      ? h(
+          "dl",
+          { class: "facts" },
+          plain.map(([k, v]) => [h("dt", { text: humanKey(k) }), h("dd", { text: plainValue(k, v) })]),
+        )
+      : null,
+    // Per source, model or camera: its own short list under its name.
+    nested.map(([k, v]) => h("section", { class: "facts-group" }, h("h4", { text: k }), detailList(v))),
+  ];
 }
 
 function modelsPanel(models) {
@@ -94,22 +125,36 @@ function modelsPanel(models) {
     h("h2", { id: "models-title", text: "Models" }),
     models.length === 0
       ? h("p", { class: "empty", text: "No models loaded." })
-      : h(
-          "table",
-          { class: "data", testid: "models-table" },
-          h("thead", {}, h("tr", {}, ["Name", "Kind", "Version", "Loaded", "Error"].map((t) => h("th", { scope: "col", text: t })))),
+      : labelCells(
           h(
-            "tbody",
-            {},
-            models.map((m) =>
+            "table",
+            { class: "data", testid: "models-table" },
+            h(
+              "thead",
+              {},
               h(
                 "tr",
                 {},
-                h("th", { scope: "row", text: m.name }),
-                h("td", { text: m.kind }),
-                h("td", { text: m.version }),
-                h("td", {}, h("span", { class: `badge health-${m.loaded ? "ok" : "down"}`, text: m.loaded ? "yes" : "no" })),
-                h("td", { text: m.error || "" }),
+                ["Name", "Kind", "Version", "Loaded", "Error"].map((t) => h("th", { scope: "col", text: t })),
+              ),
+            ),
+            h(
+              "tbody",
+              {},
+              models.map((m) =>
+                h(
+                  "tr",
+                  {},
+                  h("th", { scope: "row", text: m.name }),
+                  h("td", { text: humanKey(m.kind || "") }),
+                  h("td", { text: m.version }),
+                  h(
+                    "td",
+                    {},
+                    h("span", { class: `badge health-${m.loaded ? "ok" : "down"}`, text: m.loaded ? "Yes" : "No" }),
+                  ),
+                  h("td", { text: m.error || "none" }),
+                ),
               ),
             ),
           ),

@@ -38,7 +38,12 @@ export const historyView = {
       { id: "history-range", testid: "history-range" },
       RANGES.map((r) => h("option", { value: r.value, selected: r.value === chosen.range, text: r.label })),
     );
-    const start = h("input", { id: "history-start", type: "datetime-local", value: chosen.start, testid: "history-start" });
+    const start = h("input", {
+      id: "history-start",
+      type: "datetime-local",
+      value: chosen.start,
+      testid: "history-start",
+    });
     const end = h("input", { id: "history-end", type: "datetime-local", value: chosen.end, testid: "history-end" });
     const custom = h(
       "div",
@@ -73,7 +78,10 @@ export const historyView = {
       }
       status.textContent = "Loading…";
       try {
-        const width = Math.max(300, Math.floor(chartBox.clientWidth || 800));
+        // The box's inner width (less its padding), so the chart never scrolls sideways on a phone.
+        const style = getComputedStyle(chartBox);
+        const padding = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+        const width = Math.max(280, Math.floor((chartBox.clientWidth || 800) - padding));
         const body = await api(
           `/api/v1/readings${query({ channel: info.id, start: from, end: to, max_points: Math.min(2000, width) })}`,
         );
@@ -122,7 +130,12 @@ function drawChart(box, points, info, width) {
   const uPlot = window.uPlot;
   const unit = info.unit === "lel_pct" ? "%LEL" : info.unit;
   const xs = points.map((p) => p.ts);
-  const data = [xs, points.map((p) => p.value), points.map((p) => p.min ?? p.value), points.map((p) => p.max ?? p.value)];
+  const data = [
+    xs,
+    points.map((p) => p.value),
+    points.map((p) => p.min ?? p.value),
+    points.map((p) => p.max ?? p.value),
+  ];
   if (!uPlot) {
     box.textContent = "Chart library failed to load.";
     return null;

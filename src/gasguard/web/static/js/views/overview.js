@@ -49,12 +49,21 @@ function zoneCard(zone) {
   const titleId = `zone-title-${zone.id}`;
   return h(
     "article",
-    { class: `zone-card status-${status}`, testid: `zone-card-${zone.id}`, "data-status": status, "aria-labelledby": titleId },
+    {
+      class: `zone-card status-${status}`,
+      testid: `zone-card-${zone.id}`,
+      "data-status": status,
+      "aria-labelledby": titleId,
+    },
     h(
       "header",
       { class: "zone-head" },
       h("h2", { id: titleId, text: zone.name || zone.id }),
-      h("span", { class: `badge status-${status}`, testid: `zone-status-${zone.id}`, text: STATUS_LABEL[status] || status }),
+      h("span", {
+        class: `badge status-${status}`,
+        testid: `zone-status-${zone.id}`,
+        text: STATUS_LABEL[status] || status,
+      }),
     ),
     zone.tripped
       ? h("p", {
@@ -66,7 +75,12 @@ function zoneCard(zone) {
     channelTable(zone),
     identification(zone),
     (zone.cameras || []).map((cameraId) =>
-      h("p", { class: "camera-line", testid: `zone-camera-${cameraId}`, "data-camera": cameraId, text: cameraText(cameraId) }),
+      h("p", {
+        class: "camera-line",
+        testid: `zone-camera-${cameraId}`,
+        "data-camera": cameraId,
+        text: cameraText(cameraId),
+      }),
     ),
     h(
       "ul",
@@ -114,7 +128,11 @@ function channelTable(zone) {
         h("th", { scope: "col", text: "Health" }),
       ),
     ),
-    h("tbody", {}, (zone.channels || []).map((ch) => channelRow(ch))),
+    h(
+      "tbody",
+      {},
+      (zone.channels || []).map((ch) => channelRow(ch)),
+    ),
   );
 }
 
@@ -125,22 +143,30 @@ function channelRow(ch) {
   return h(
     "tr",
     { testid: `channel-row-${ch.id}`, "data-channel": ch.id },
-    h("th", { scope: "row" }, h("span", { text: ch.name || ch.id }), h("span", { class: "muted small", text: gasLabel(ch.gas) })),
+    h(
+      "th",
+      { scope: "row", class: "ch-name" },
+      h("span", { text: ch.name || ch.id }),
+      h("span", { class: "muted small", text: gasLabel(ch.gas) }),
+    ),
     h("td", {
-      class: `num lel lel-${lelLevel(ch.lel_pct, ch.setpoints)}`,
+      class: `num ch-lel lel lel-${lelLevel(ch.lel_pct, ch.setpoints)}`,
       testid: `channel-lel-${ch.id}`,
       text: fmtNumber(ch.lel_pct),
     }),
-    h("td", {}, spark),
+    h("td", { class: "ch-trend" }, spark),
     h("td", {
-      class: "num",
+      class: "num ch-value",
       testid: `channel-value-${ch.id}`,
       title: ch.ts ? `at ${fmtTime(ch.ts)}` : "no reading yet",
-      text: ch.value === null || ch.value === undefined ? "—" : `${fmtNumber(ch.value, ch.unit === "ppm" ? 0 : 1)} ${unitLabel(ch.unit)}`,
+      text:
+        ch.value === null || ch.value === undefined
+          ? "—"
+          : `${fmtNumber(ch.value, ch.unit === "ppm" ? 0 : 1)} ${unitLabel(ch.unit)}`,
     }),
     h(
       "td",
-      {},
+      { class: "ch-health" },
       h("span", {
         class: `badge health-${health}`,
         testid: `channel-health-${ch.id}`,
@@ -156,10 +182,12 @@ function unitLabel(unit) {
 
 function identification(zone) {
   const ident = zone.identification;
+  // Without an identification the zone has no gas-type model: say so, rather than "none", which would
+  // read as "no gas" beside a detector reading thousands of ppm.
   const text =
     ident && ident.gas
       ? `Identified gas: ${gasLabel(ident.gas)} (${Math.round((ident.confidence ?? 0) * 100)} % confidence)`
-      : "Identified gas: none";
+      : "Gas type: no gas-type model for this zone (each detector shows the gas it is set up for).";
   return h("p", { class: "ident", testid: `zone-ident-${zone.id}`, text });
 }
 
@@ -172,11 +200,15 @@ function updateChannel(root, channelId) {
   if (!row) return;
   const lel = row.querySelector(".lel");
   lel.textContent = fmtNumber(channel.lel_pct);
-  lel.className = `num lel lel-${lelLevel(channel.lel_pct, channel.setpoints)}`;
+  lel.className = `num ch-lel lel lel-${lelLevel(channel.lel_pct, channel.setpoints)}`;
   const value = row.querySelector(`[data-testid="channel-value-${CSS.escape(channelId)}"]`);
   value.textContent = `${fmtNumber(channel.value, channel.unit === "ppm" ? 0 : 1)} ${unitLabel(channel.unit)}`;
   value.title = `at ${fmtTime(channel.ts)}`;
-  drawSparkline(row.querySelector(".sparkline"), store.sparks.get(channelId) || [], channel.setpoints ? channel.setpoints.a2 : null);
+  drawSparkline(
+    row.querySelector(".sparkline"),
+    store.sparks.get(channelId) || [],
+    channel.setpoints ? channel.setpoints.a2 : null,
+  );
 }
 
 function cameraText(cameraId) {

@@ -1,13 +1,14 @@
 // Valve panel per zone. Close is always available. Open is offered only when the safety core permits
 // it (zone reset), and needs a confirmation with a reason; the core has the final word (409 refused).
+// Where Open waits for a reset, "Reset zone…" is right beside it.
 
 import { api, ApiError } from "../api.js";
 import { confirmWithReason } from "../dialog.js";
+import { OPENABLE, resetZone, valveNeedsReset } from "../reset.js";
 import { store } from "../store.js";
 import { STATUS_LABEL, VALVE_LABEL, h, messageLine, replaceContent } from "../ui.js";
 
 const messages = new Map();
-const OPENABLE = new Set(["closed", "fault", "unknown", "closing"]);
 
 export const valvesView = {
   id: "valves",
@@ -50,10 +51,14 @@ function zoneSection(zone, ctx, rerender) {
       ? h("p", {
           class: "message message-error",
           testid: `valve-zone-tripped-${zone.id}`,
-          text: "Zone tripped: reset it on the Alarms screen before any valve can be opened.",
+          text: "Zone tripped: its valves stay closed. Reset the zone once the cause is gone, then open a valve with a reason.",
         })
       : null,
-    h("div", { class: "valve-grid" }, (zone.valves || []).map((valve) => valveCard(zone, valve, ctx, rerender))),
+    h(
+      "div",
+      { class: "valve-grid" },
+      (zone.valves || []).map((valve) => valveCard(zone, valve, ctx, rerender)),
+    ),
   );
 }
 
@@ -61,6 +66,7 @@ function valveCard(zone, valve, ctx, rerender) {
   const operator = ctx.can("operator");
   const state = valve.state || "unknown";
   const canOpen = Boolean(valve.open_permitted) && OPENABLE.has(state);
+  const needsReset = valveNeedsReset(valve);
   const hintId = `valve-open-hint-${valve.id}`;
   const name = valve.name || valve.id;
   return h(
@@ -71,7 +77,11 @@ function valveCard(zone, valve, ctx, rerender) {
       "p",
       { class: "valve-state-line" },
       "State: ",
-      h("span", { class: `badge valve-${state}`, testid: `valve-state-${valve.id}`, text: VALVE_LABEL[state] || state }),
+      h("span", {
+        class: `badge valve-${state}`,
+        testid: `valve-state-${valve.id}`,
+        text: VALVE_LABEL[state] || state,
+      }),
     ),
     valve.detail ? h("p", { class: "muted", testid: `valve-detail-${valve.id}`, text: valve.detail }) : null,
     valve.travel_time_s ? h("p", { class: "muted small", text: `Travel time ${valve.travel_time_s} s` }) : null,
@@ -87,7 +97,10 @@ function valveCard(zone, valve, ctx, rerender) {
             "aria-label": `Close ${name}`,
             onclick: async () => {
               try {
-                await api(`/api/v1/valves/${encodeURIComponent(valve.id)}/close`, { method: "POST", body: { reason: "" } });
+                await api(`/api/v1/valves/${encodeURIComponent(valve.id)}/close`, {
+                  method: "POST",
+                  body: { reason: "" },
+                });
                 messages.set(valve.id, { ok: true, text: "Close sent." });
               } catch (err) {
                 messages.set(valve.id, { ok: false, text: err instanceof ApiError ? err.detail : String(err) });
@@ -106,6 +119,17 @@ function valveCard(zone, valve, ctx, rerender) {
             disabled: !canOpen,
             onclick: () => openValve(zone, valve, ctx, rerender),
           }),
+          needsReset
+            ? h("button", {
+                type: "button",
+                class: "btn",
+                testid: `valve-reset-${valve.id}`,
+                text: "Reset zone…",
+                "aria-label": `Reset ${zone.name || zone.id} so that ${name} may be opened`,
+                "aria-describedby": hintId,
+                onclick: () => resetFromValve(zone, valve, ctx, rerender),
+              })
+            : null,
         )
       : null,
     operator
@@ -116,11 +140,25 @@ function valveCard(zone, valve, ctx, rerender) {
             ? "Opening lets gas flow again: confirm the leak is fixed and the area is ventilated."
             : state === "open" || state === "opening"
               ? "The valve is open or opening."
-              : "Open is allowed only after the zone is reset.",
+              : needsReset
+                ? zone.tripped
+                  ? "Open is allowed after the zone is reset, once the cause of the trip is gone."
+                  : "Closed by hand: reset the zone (it checks the gas first), then open with a reason."
+                : "Open is allowed only after the zone is reset.",
         })
       : null,
     messageLine(`valve-msg-${valve.id}`, messages.get(valve.id)),
   );
+}
+
+async function resetFromValve(zone, valve, ctx, rerender) {
+  const outcome = await resetZone(zone);
+  if (outcome) {
+    messages.set(valve.id, outcome);
+    ctx.announce(outcome.text, outcome.ok ? "ok" : "alarm");
+  }
+  await ctx.refresh();
+  rerender();
 }
 
 async function openValve(zone, valve, ctx, rerender) {
@@ -136,7 +174,7 @@ async function openValve(zone, valve, ctx, rerender) {
   });
   if (done) {
     messages.set(valve.id, { ok: true, text: "Open sent." });
-    ctx.announce(`Open sent to ${name}.`);
+    ctx.announce(`Open sent to ${name}.`, "ok");
   }
   await ctx.refresh();
   rerender();
