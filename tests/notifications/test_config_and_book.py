@@ -3,6 +3,7 @@ book resumes repeat and escalation from the store after a restart."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,31 @@ def test_a_restart_resumes_escalation_where_it_was(tmp_path: Path) -> None:
         ("on-call-2", SendReason.ESCALATED),
     ]
     engine.dispose()
+
+
+def test_notify_test_command_reports_each_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from gasguard.cli import build_app
+    from notify_helpers import ENV, SmtpServer, free_port
+
+    smtp = SmtpServer(port=free_port())
+    smtp.start()
+    try:
+        for name, value in ENV.items():
+            monkeypatch.setenv(name, value)
+        good = f"mailto://{{env:SMTP_USER}}:{{env:SMTP_PASS}}@127.0.0.1:{smtp.port}?from=g@example.com&to=o@example.com&mode=insecure"
+        data = yaml.safe_load(TEST_SITE)
+        data["notifications"] = {
+            "routes": [{"name": "mail", "urls": [good]}, {"name": "hook", "urls": ["json://127.0.0.1:1/x"]}]
+        }
+        path = tmp_path / "site.yaml"
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+        result = CliRunner().invoke(build_app(), ["notify", "test", "--config", str(path), "--json"])
+        assert result.exit_code == 1  # the hook has nobody listening
+        outcomes = {r["route"]: r for r in json.loads(result.stdout)}
+        assert outcomes["mail"]["ok"] is True and outcomes["hook"]["ok"] is False
+        assert ENV["SMTP_PASS"] not in result.stdout
+        assert str(smtp.mailbox.wait(1)[0]["Subject"]) == "GasGuard test message"
+    finally:
+        smtp.stop()
