@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import copy
+import heapq
 import itertools
 import logging
 import os
@@ -59,7 +59,6 @@ MAX_ATTEMPTS = 30
 """Attempts per message and URL (about 4 h of retrying) before it is given up and recorded as such."""
 MAX_CONCURRENT_SENDS = 8
 ACK_PATH = "/api/v1/notifications/ack/"
-
 
 
 @dataclass(order=True)
