@@ -2,13 +2,27 @@
 
 Physics runs on *story time*, ``speed`` times faster than the wall clock; the safety core, the valves
 and the stale-channel timers run on the real clock as in production, so a fast demo is a fast plant,
-not a shortcut through the safety logic. The kitchen leak is fed by the kitchen gas supply: it stops
+not a shortcut through the safety logic. A kitchen leak is fed by the kitchen gas supply: it stops
 when the valve GasGuard commands is actually closed, and the room then clears by ventilation.
 
-Storyline, looping: normal operation; a leak in the kitchen (A1, then A2 and the automatic close);
-the thermal camera sees the plume while gas flows; the room clears; the scripted operator resets and
-reopens (``gasguard.demo.operator``). Every other loop a small solvent spill in the lab raises an A1
-warning that clears by itself (A1 does not latch).
+Storyline, looping, two kinds of kitchen leak in turn:
+
+1. First (and every odd loop) the threshold path, the one every installation relies on: a union
+   *behind the ovens* weeps gas. The thermal camera watches the hob and cannot see it, so nothing but
+   the gas detectors can catch it: A1 (10 %LEL, a warning) about half a minute after the leak starts,
+   A2 (20 %LEL) about half a minute later, the zone trips and the valve closes by itself.
+2. Then (every even loop) the camera as what it is, an early warning: a hose bursts *at the hob*, in
+   the camera's view. The camera sees the plume within seconds and trips the kitchen while the
+   detectors still read almost nothing: ML may trip earlier than the thresholds, never later, and its
+   signal holds the reset for the zone's ``ml.hold_s`` after the plume is gone.
+
+Why this order and not one leak the camera sees late: a thermal camera sees a plume in its view at
+once, so a story in which it only notices the gas near A2 would show it as something it is not, and
+a leak it sees would always trip before A1, hiding the path the README promises. Two leaks show each
+path truthfully, the threshold path first. After each trip the extraction runs on boost, the room
+clears, and the scripted operator acknowledges, waits for the gas to clear (and the camera's hold to
+expire), resets with a reason and reopens (``gasguard.demo.operator``). Every other loop a small
+solvent spill in the lab raises an A1 warning that clears by itself (A1 does not latch).
 """
 
 from __future__ import annotations
@@ -27,8 +41,16 @@ from gasguard.sim.plant import Room, SimSensor
 
 log = logging.getLogger(__name__)
 
-KITCHEN_LEAK_LPM = 3000.0
-"""A broken hob connection: about 100 %LEL steady state in the kitchen if nothing closed the supply."""
+KITCHEN_SEEP_LPM = 800.0
+"""A weeping union behind the ovens: 80 %LEL steady state if nothing closed the supply; A1 after about
+30 s, A2 after about 60 s (story time, with the detectors' lag)."""
+KITCHEN_BURST_LPM = 3000.0
+"""A burst hose at the hob: it would fill the kitchen far past the LEL if nothing closed the supply."""
+CAMERA_PLUME_G_S = 2.0
+"""The burst hose as the camera's scene sees it (gas leaving the hose, g/s)."""
+NEAR_SHARE = 1.0
+FAR_SHARE = 0.8
+"""Share of the room's concentration a detector sees: the one nearest the leak reads the most."""
 LAB_SPILL_LPM = 60.0
 BASE_ACH = 20.0
 EXTRACT_ACH = 60.0
@@ -39,6 +61,25 @@ class Phase(StrEnum):
     NORMAL = "normal"
     LEAK = "leak"
     CLEARING = "clearing"
+
+
+@dataclass(frozen=True)
+class KitchenLeak:
+    """One of the storyline's kitchen leaks: where it is, how strong, and whether the camera sees it."""
+
+    name: str
+    near_channel: str
+    rate_lpm: float
+    in_camera_view: bool
+
+
+BEHIND_THE_OVENS = KitchenLeak("weeping union behind the ovens", "kitchen-oven", KITCHEN_SEEP_LPM, False)
+AT_THE_HOB = KitchenLeak("burst hose at the hob", "kitchen-hob", KITCHEN_BURST_LPM, True)
+
+
+def kitchen_leak_of_loop(loop: int) -> KitchenLeak:
+    """Odd loops (the first one included) show the threshold path, even loops the camera's early trip."""
+    return BEHIND_THE_OVENS if loop % 2 == 1 else AT_THE_HOB
 
 
 @dataclass
@@ -54,6 +95,7 @@ class Story:
     phase: Phase = Phase.NORMAL
     phase_started: float = 0.0
     loops: int = 0
+    leak: KitchenLeak | None = None
     leak_flowing: bool = False
     lab_spill_until: float = 0.0
     history: list[tuple[float, str]] = field(default_factory=list)
@@ -92,7 +134,7 @@ class DemoPlant:
             sensors = {}
             for i, ch in enumerate(zone.channels):
                 sensor = SimSensor(ch.id, t90_s=12.0, noise_ppm=15.0, rng=random.Random(rng.random()), warm=True)
-                sensors[ch.id] = (sensor, 1.0 if i == 0 else 0.8)
+                sensors[ch.id] = (sensor, NEAR_SHARE if i == 0 else FAR_SHARE)
             self.zones[zone.id] = ZoneModel(room, sensors, zone.valves[0].id if zone.valves else None)
 
     # ------------------------------------------------------------------ story
@@ -128,8 +170,10 @@ class DemoPlant:
         in_phase = self.t - story.phase_started
         if story.phase is Phase.NORMAL and in_phase >= self.NORMAL_S and self._valve_open(kitchen.valve):
             story.loops += 1
+            story.leak = kitchen_leak_of_loop(story.loops)
             kitchen.ach = BASE_ACH
             self._enter(Phase.LEAK)
+            log.info("demo storyline: kitchen leak: %s", story.leak.name)
             if story.loops % 2 == 0 and "lab" in self.zones:
                 story.lab_spill_until = self.t + 40.0
         elif story.phase is Phase.LEAK and self._valve_closed(kitchen.valve):
@@ -141,12 +185,20 @@ class DemoPlant:
         flowing = story.phase is Phase.LEAK and not self._valve_closed(kitchen.valve)
         if flowing != story.leak_flowing:
             story.leak_flowing = flowing
-            if self.on_leak is not None:
-                self.on_leak(2.0 if flowing else 0.0)
+            seen = story.leak is not None and story.leak.in_camera_view
+            if self.on_leak is not None and (seen or not flowing):
+                self.on_leak(CAMERA_PLUME_G_S if flowing else 0.0)
+
+    def _share(self, zone_id: str, channel: str, share: float) -> float:
+        """The kitchen detector nearest the current leak reads the most, the other one less."""
+        leak = self.story.leak
+        if zone_id != "kitchen" or leak is None:
+            return share
+        return NEAR_SHARE if channel == leak.near_channel else FAR_SHARE
 
     def _leak_lpm(self, zone_id: str) -> float:
-        if zone_id == "kitchen" and self.story.leak_flowing:
-            return KITCHEN_LEAK_LPM
+        if zone_id == "kitchen" and self.story.leak_flowing and self.story.leak is not None:
+            return self.story.leak.rate_lpm
         if zone_id == "lab" and self.t < self.story.lab_spill_until:
             return LAB_SPILL_LPM
         return 0.0
@@ -162,8 +214,8 @@ class DemoPlant:
             for zone_id, model in self.zones.items():
                 model.room.air_changes_per_h = model.ach
                 model.room.advance(self._leak_lpm(zone_id), h)
-                for sensor, share in model.sensors.values():
-                    sensor.update(model.room.ppm * share, h)
+                for channel, (sensor, share) in model.sensors.items():
+                    sensor.update(model.room.ppm * self._share(zone_id, channel, share), h)
             self.t += h
             remaining -= h
 
@@ -191,6 +243,7 @@ class DemoPlant:
             "phase": self.story.phase.value,
             "story_s": round(self.t, 1),
             "loops": self.story.loops,
+            "kitchen_leak": None if self.story.leak is None else self.story.leak.name,
             "speed": self.speed,
             "kitchen_ppm": round(self.zones["kitchen"].room.ppm, 1) if "kitchen" in self.zones else None,
         }
