@@ -9,15 +9,20 @@ buffered readings before the process exits.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
+from sqlalchemy.engine import make_url
 
 from gasguard.config import SiteConfig
+from gasguard.datalock import DataFolderInUseError, DataFolderLock, lock_data_folder
 from gasguard.domain import Output, Reading
 from gasguard.identify import ZoneGasIdentifier
 from gasguard.ingest.mqtt import MqttPublisher, MqttReadingSource
@@ -209,6 +214,51 @@ def build_live_app(
     return app, services, runtime
 
 
+def database_folder(settings: ServiceSettings) -> Path | None:
+    """The folder of the SQLite file the settings use (the data folder by default); ``None`` for a
+    database server, which several GasGuard workers share by design."""
+    url = make_url(settings.resolved_database_url())
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser().resolve().parent
+
+
+def claim_data_folder(
+    settings: ServiceSettings, options: ServeOptions, *, command: str, hint: str
+) -> DataFolderLock | None:
+    """Lock the folder of the service's SQLite file for this process, or raise ``ServeError`` naming the
+    process that holds it. Called before anything is written, so a refused start changes nothing."""
+    folder = database_folder(settings)
+    if folder is None:
+        return None
+    try:
+        return lock_data_folder(folder, command=command, host=options.host, port=options.port, hint=hint)
+    except DataFolderInUseError as exc:
+        raise ServeError(str(exc)) from None
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port another program listens on before the database is touched (uvicorn would find out
+    only after the migrations and the demo's account set-up)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return  # a name that does not resolve: uvicorn says so itself
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ServeError(_port_taken(host, port)) from None
+
+
+def _port_taken(host: str, port: int) -> str:
+    return f"could not start listening on {host}:{port} (in use by another program?); choose another with --port"
+
+
 def run_service(
     site: SiteConfig,
     settings: ServiceSettings,
@@ -216,12 +266,37 @@ def run_service(
     *,
     customise: Callable[[Runtime, Services], None] | None = None,
     on_ready: Callable[[], None] | None = None,
+    command: str = "gasguard serve",
+    lock_hint: str = "set GASGUARD_DATA_DIR to another folder",
 ) -> None:
     """Serve until interrupted.
+
+    The data folder is locked first, for as long as the process serves (``gasguard.datalock``): a
+    second GasGuard on the same SQLite file stops with ``ServeError`` naming the holder, before any
+    migration, secret key or account is written. ``command`` is how this process is named to it, and
+    ``lock_hint`` the way out it is offered. A port already taken is refused next, also before the
+    database is touched.
 
     A database that cannot be used at start (damaged file, unreachable server, missing driver) raises
     ``DatabaseUnavailableError`` with one line for the operator, before anything listens.
     """
+    lock = claim_data_folder(settings, options, command=command, hint=lock_hint)
+    try:
+        check_port_free(options.host, options.port)
+        _serve(site, settings, options, customise=customise, on_ready=on_ready)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _serve(
+    site: SiteConfig,
+    settings: ServiceSettings,
+    options: ServeOptions,
+    *,
+    customise: Callable[[Runtime, Services], None] | None,
+    on_ready: Callable[[], None] | None,
+) -> None:
     with explained_database_failures(settings.resolved_database_url()):
         app, services, _runtime = build_live_app(site, settings, migrate=options.migrate, customise=customise)
     config = uvicorn.Config(
@@ -262,10 +337,7 @@ def run_service(
         log.info("stopped by a signal after an orderly shutdown")
     except SystemExit:  # uvicorn exits from inside the loop when it cannot start
         if not server.started:
-            raise ServeError(
-                f"could not start listening on {options.host}:{options.port} (in use by another program?); "
-                "choose another with --port"
-            ) from None
+            raise ServeError(_port_taken(options.host, options.port)) from None
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -150,8 +150,8 @@ def test_a_damaged_file_is_one_line_and_exit_code_2(damaged_file: Path, args: li
 
 
 def test_the_demo_on_a_damaged_file_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
-    damage_header(tmp_path / "gasguard-demo.db")
-    _one_line_and_exit_2(["demo", "--data-dir", str(tmp_path)], "gasguard-demo.db is damaged")
+    damage_header(tmp_path / "gasguard.db")
+    _one_line_and_exit_2(["demo", "--data-dir", str(tmp_path)], "gasguard.db is damaged")
 
 
 @pytest.mark.parametrize("url", ["postgresql://gg:hunter22@127.0.0.1:1/gasguard", "mysql://gg:hunter22@127.0.0.1:1/gg"])

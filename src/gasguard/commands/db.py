@@ -8,7 +8,13 @@ import time
 import typer
 
 from gasguard.commands.apps import CliApps
-from gasguard.commands.failures import database_or_exit, exit_for_database
+from gasguard.commands.failures import (
+    database_or_exit,
+    exit_for_database,
+    missing_sqlite_file,
+    no_database_message,
+    require_existing_database,
+)
 
 DatabaseUrlOption = typer.Option(None, "--database-url", help="Overrides GASGUARD_DATABASE_URL.")
 
@@ -52,15 +58,24 @@ def register(apps: CliApps) -> None:
         from gasguard.storage.migrate import current_revision, head_revision
 
         url = _url(database_url)
-        with database_or_exit(url):
-            engine = create_engine_for(url)
-            try:
-                revision = current_revision(engine)
-            finally:
-                engine.dispose()
+        missing = missing_sqlite_file(url)  # reported, not created: `db upgrade` is the command that creates
+        revision = None
+        if missing is None:
+            with database_or_exit(url):
+                engine = create_engine_for(url)
+                try:
+                    revision = current_revision(engine)
+                finally:
+                    engine.dispose()
         head = head_revision()
         if as_json:
-            typer.echo(json.dumps({"revision": revision, "head": head, "up_to_date": revision == head}))
+            typer.echo(
+                json.dumps(
+                    {"revision": revision, "head": head, "up_to_date": revision == head, "exists": missing is None}
+                )
+            )
+        elif missing is not None:
+            typer.echo(f"schema revision none: {no_database_message(missing)} (newest {head})")
         else:
             typer.echo(f"schema revision {revision or 'none'} (newest {head})")
         if revision != head:
@@ -79,6 +94,7 @@ def register(apps: CliApps) -> None:
 
         settings = ServiceSettings() if database_url is None else ServiceSettings(database_url=database_url)
         url = settings.resolved_database_url()
+        require_existing_database(url)
         with database_or_exit(url):
             engine = create_engine_for(url)
             try:

@@ -22,11 +22,18 @@ def register(apps: CliApps) -> None:
             None, "--replay", help="MultimodalGasData CSV to stream as an extra zone with the gas-type model."
         ),
         data_dir: Path | None = typer.Option(
-            None, "--data-dir", help="Folder for the demo's database and key. Default: the user data folder/demo."
+            None,
+            "--data-dir",
+            help="Folder for the demo's database (gasguard.db) and key. "
+            "Default: GASGUARD_DATA_DIR, else the user data folder/demo.",
         ),
         log_level: str = typer.Option("warning", "--log-level", help="debug, info, warning or error."),
     ) -> None:
-        """Run GasGuard on a simulated site: a kitchen leak, automatic shut-off, reset and reopen, looping."""
+        """Run GasGuard on a simulated site: a kitchen leak, automatic shut-off, reset and reopen, looping.
+
+        The data folder is locked while the demo runs: a second demo (or serve) on it stops at once and
+        names this one, without touching its database or its admin password.
+        """
         started = time.perf_counter()
         from gasguard.commands.failures import exit_for_database
         from gasguard.demo import demo_settings, demo_site, prepare_demo
@@ -65,6 +72,8 @@ def register(apps: CliApps) -> None:
                 ServeOptions(host=host, port=port, log_level=log_level),
                 customise=customise,
                 on_ready=ready,
+                command="gasguard demo",
+                lock_hint="use --data-dir",
             )
         except DatabaseUnavailableError as exc:  # the demo's own file, damaged: say where it is
             raise exit_for_database(exc) from None

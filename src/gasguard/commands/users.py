@@ -32,12 +32,14 @@ def _settings(database_url: str | None) -> ServiceSettings:
 
 @contextmanager
 def _session(settings: ServiceSettings) -> Iterator[Session]:
-    """A transaction on the configured database; refuses an out-of-date schema with a clear message."""
-    from gasguard.commands.failures import database_or_exit
+    """A transaction on the configured database; refuses a missing database (creating nothing) and an
+    out-of-date schema with a clear message."""
+    from gasguard.commands.failures import database_or_exit, require_existing_database
     from gasguard.storage.engine import create_engine_for, make_session_factory
     from gasguard.storage.migrate import SchemaOutOfDateError, check_schema_current
 
     url = settings.resolved_database_url()
+    require_existing_database(url)
     with database_or_exit(url):  # a damaged file or an unreachable server: one line and exit code 2
         engine = create_engine_for(url)
         try:
@@ -181,8 +183,8 @@ def register(apps: CliApps) -> None:
                 typer.echo(f"error: {exc}", err=True)
                 raise typer.Exit(2) from None
         settings = _settings(database_url)
-        hasher = TokenHasher(settings.resolved_secret_key())
-        with _session(settings) as session:
+        with _session(settings) as session:  # first: a missing database must not leave a new key behind
+            hasher = TokenHasher(settings.resolved_secret_key())
             try:
                 issued = create_device_token(session, name=name, hasher=hasher, now=time.time(), scope=scope)
             except AuthError as exc:

@@ -1,14 +1,21 @@
 """``gasguard demo``: the whole system on embedded defaults, with a storyline that shows it working.
 
-``prepare_demo`` builds everything the demo adds to a plain ``gasguard serve``: its own SQLite file in
-its data folder, the demo site (kitchen, boiler room, lab), the simulated plant and thermal camera, the
-scripted operator, an admin account with a password generated at every start, and optionally a replay
-of the real MultimodalGasData sensor array as an extra zone with the gas-type model running live.
+``prepare_demo`` builds everything the demo adds to a plain ``gasguard serve``: the demo site (kitchen,
+boiler room, lab), the simulated plant and thermal camera, the scripted operator, an admin account with
+a password generated at every start, and optionally a replay of the real MultimodalGasData sensor array
+as an extra zone with the gas-type model running live.
+
+The demo keeps its data the way ``serve`` does: ``gasguard.db`` and the secret key in its data folder
+(``--data-dir``, else ``GASGUARD_DATA_DIR``, else the user data folder's ``demo``), so the documented
+settings reach it: ``GASGUARD_DATA_DIR=<folder> gasguard users list`` lists the demo's accounts. The
+folder is locked while the demo runs (``gasguard.datalock``), so only the demo that owns it resets the
+admin password, and that reset is in the audit log.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -67,29 +74,64 @@ def demo_site(replay: Path | None = None) -> SiteConfig:
     return parse_site_config(data, "gasguard demo site")
 
 
+DATA_DIR_ENV = "GASGUARD_DATA_DIR"
+DATABASE_FILE = "gasguard.db"
+"""The file name ``serve`` uses in a data folder (``ServiceSettings.resolved_database_url``)."""
+DEMO_ACTOR = "gasguard-demo"
+"""Who the audit log names for what the demo program itself does to accounts."""
+
+
+def demo_data_dir(data_dir: Path | None) -> Path:
+    """The demo's folder: ``--data-dir``, else ``GASGUARD_DATA_DIR`` (as for every other command), else
+    the user data folder's ``demo`` (kept apart from a real installation's default folder)."""
+    env = os.environ.get(DATA_DIR_ENV, "").strip()
+    chosen = data_dir or (Path(env) if env else default_data_dir() / "demo")
+    return chosen.expanduser().resolve()
+
+
 def demo_settings(data_dir: Path | None) -> ServiceSettings:
-    """Embedded defaults whatever the environment says: SQLite in the demo folder, no broker."""
-    folder = (data_dir or default_data_dir() / "demo").expanduser().resolve()
+    """Embedded defaults whatever else the environment says: SQLite in the demo folder, no broker.
+
+    The database is ``gasguard.db``, the file ``serve``, ``users`` and ``db`` use in a data folder, so
+    pointing ``GASGUARD_DATA_DIR`` at the demo's folder reaches the demo's accounts and events.
+    """
+    folder = demo_data_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     return ServiceSettings(
         data_dir=folder,
-        database_url=f"sqlite:///{folder / 'gasguard-demo.db'}",
+        database_url=f"sqlite:///{folder / DATABASE_FILE}",
         mqtt_url=None,
         site_config=None,
     )
 
 
 def ensure_admin(services: Services) -> str:
-    """Give the demo's admin account a new random password (never a fixed one) and return it."""
+    """Give the demo's admin account a new random password (never a fixed one) and return it.
+
+    Only the process that holds the demo's data folder calls this (``run_service`` locks it first), and
+    the reset is an audit event: it ends the admin's open sessions, which nobody should have to guess at.
+    """
     from gasguard.auth import Role, create_user, get_user, set_password, update_user
 
     password = secrets.token_urlsafe(12)
-    with services.session_factory() as session, session.begin():
+    now = time.time()
+    with services.session_factory() as session:
         if get_user(session, username=ADMIN) is None:
-            create_user(session, username=ADMIN, password=password, role=Role.ADMIN, now=time.time())
+            create_user(session, username=ADMIN, password=password, role=Role.ADMIN, now=now)
+            action, reason = "user.create", "demo started: admin account created with a generated password"
         else:
-            set_password(session, username=ADMIN, password=password)
-            update_user(session, username=ADMIN, role=Role.ADMIN, active=True, now=time.time())
+            set_password(session, username=ADMIN, password=password, now=now)
+            update_user(session, username=ADMIN, role=Role.ADMIN, active=True, now=now)
+            action = "user.password_reset"
+            reason = "demo started: new generated admin password; the admin's open sessions were ended"
+        services.record_audit(  # commits the account change and its audit event together
+            session,
+            ts=now,
+            source=f"user:{ADMIN}",
+            actor=DEMO_ACTOR,
+            reason=reason,
+            payload={"action": action, "pid": os.getpid()},
+        )
     return password
 
 
