@@ -1,4 +1,5 @@
 import json
+import os
 
 from typer.testing import CliRunner
 
@@ -80,3 +81,42 @@ def test_config_check_names_zones_and_channels_and_suggests_the_key(tmp_path) ->
     )
     assert checked.returncode == 1
     assert "zone kitchen, channel kitchen-ch1: unknown key 'hysteresys' (did you mean 'hysteresis'?)" in checked.stderr
+
+
+def test_methane_kitchen_timeline_agrees_with_its_description_and_prints_units() -> None:
+    """Every time the scenario's description names ("resets at 700 s", "~175 s") is a moment of its
+    timeline (or of its leak), and the timeline's values say what they are (ppm, %LEL)."""
+    import re
+    import subprocess
+    import sys
+
+    from gasguard.sim.scenario import load_scenario
+
+    scenario = load_scenario("methane-kitchen")
+    description = " ".join(scenario.description.split())
+    run = [sys.executable, "-m", "gasguard", "simulate", "--scenario", "methane-kitchen"]
+    records = [
+        json.loads(line)
+        for line in subprocess.run([*run, "--json"], capture_output=True, text=True, timeout=60).stdout.splitlines()
+    ]
+    moments = {r["t"] for r in records if r["kind"] != "reading"}
+    moments |= {leak.start_s for leak in scenario.leaks}
+    for approx, seconds in re.findall(r"(~?)(\d+) s\b", description):
+        tolerance = 5.0 if approx else 0.0
+        assert any(abs(t - float(seconds)) <= tolerance for t in moments), f"{approx}{seconds} s: nothing happens then"
+
+    def at(kind: str, **fields: object) -> list[float]:
+        return [r["t"] for r in records if r["kind"] == kind and all(r[k] == v for k, v in fields.items())]
+
+    refused = at("operator", action="reset", accepted=False)
+    accepted = at("operator", action="reset", accepted=True)
+    reopened = at("operator", action="open", accepted=True)
+    assert len(refused) == 1 and f"tries a reset at {refused[0]:.0f} s" in description
+    assert len(accepted) == 1 and f"resets at {accepted[0]:.0f} s" in description
+    assert len(reopened) == 1 and f"reason at {reopened[0]:.0f} s" in description
+
+    timeline = subprocess.run(run, capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
+    assert timeline.returncode == 0, timeline.stderr
+    assert re.search(r"reading   kitchen-ch1: [\d.]+ ppm -> [\d.]+ %LEL", timeline.stdout)
+    assert re.search(r"A2 unacknowledged at 20\.\d %LEL", timeline.stdout)
+    assert re.search(r"A1 normal \(cleared at 8\.0 %LEL\)", timeline.stdout)

@@ -59,11 +59,18 @@ def register(apps: CliApps) -> None:
         _print_timeline(runner, every)
 
 
+ACTIVE_ALARM_STATES = frozenset({"unacknowledged", "acknowledged"})
+"""Alarm states whose condition is present (the others have cleared or are suppressed)."""
+UNIT_LABELS = {"ppm": "ppm", "lel_pct": "%LEL", "raw": "raw"}
+"""How a channel's configured unit is printed after its value."""
+
+
 def _print_timeline(runner: Any, every: float) -> None:
     from rich.console import Console
 
     console = Console(highlight=False)
     scenario = runner.scenario
+    units = {cid: UNIT_LABELS.get(ch.unit, ch.unit) for cid, ch in scenario.layout.channels.items()}
     console.print(f"[bold]{scenario.name}[/bold]: {' '.join(scenario.description.split())}")
     last_shown: dict[str, float] = {}
     for r in runner.run():
@@ -74,16 +81,25 @@ def _print_timeline(runner: Any, every: float) -> None:
             last_shown[r["channel"]] = r["t"]
         elif kind == "command" and r["reason"].startswith("re-assert"):
             continue  # the core re-sends close every few seconds while tripped; --json shows each one
-        console.print(f"[{_STYLE[kind]}]{r['t']:8.1f}s  {r['zone']:<10} {_describe(r)}[/]")
+        console.print(f"[{_STYLE[kind]}]{r['t']:8.1f}s  {r['zone']:<10} {_describe(r, units)}[/]")
 
 
-def _describe(r: dict[str, Any]) -> str:
+def _describe(r: dict[str, Any], units: dict[str, str]) -> str:
+    """One timeline line; every number carries its unit (the channel's own, then %LEL)."""
     kind = r["kind"]
     if kind == "reading":
-        lel = "n/a" if r["lel_pct"] is None else f"{r['lel_pct']:.1f}% LEL"
-        return f"reading   {r['channel']}: {r['value']} -> {lel}"
+        lel = "n/a" if r["lel_pct"] is None else f"{r['lel_pct']:.1f} %LEL"
+        value = "no value" if r["value"] is None else f"{r['value']} {units.get(r['channel'], '')}".rstrip()
+        return f"reading   {r['channel']}: {value} -> {lel}"
     if kind == "alarm":
-        lel = "" if r["lel_pct"] is None else f" at {r['lel_pct']:.1f}% LEL"
+        # The value an alarm carries is the one at its last condition change: where it was raised while
+        # the condition is present, where it cleared afterwards (a reset does not change it).
+        if r["lel_pct"] is None:
+            lel = ""
+        elif r["state"] in ACTIVE_ALARM_STATES:
+            lel = f" at {r['lel_pct']:.1f} %LEL"
+        else:
+            lel = f" (cleared at {r['lel_pct']:.1f} %LEL)"
         return f"alarm     {r['channel']} {r['level']} {r['state']}{lel} {r['detail']}".rstrip()
     if kind == "command":
         return f"COMMAND   {r['action'].upper()} {r['valve']} ({r['reason']})"
