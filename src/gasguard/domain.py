@@ -87,6 +87,8 @@ class OperatorAction(StrEnum):
     UNINHIBIT = "uninhibit"
     SILENCE = "silence"  # acknowledge a sounder: it stops (or goes steady); the alarm itself is untouched
     TEST_OUTPUT = "test_output"  # an admin forces an output to its alarm state for at most 10 minutes
+    TEST_CHANNEL = "test_channel"  # a channel in TEST for a bump test or calibration (at most 30 minutes)
+    END_TEST = "end_test"
 
 
 class OutputKind(StrEnum):
@@ -217,6 +219,7 @@ class AlarmChanged:
     state: AlarmState
     value: float | None  # %LEL at the change, when the alarm is about gas
     detail: str = ""
+    test: bool = False  # raised while its channel is in TEST: shown as a test alarm, drives nothing
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ class Alarm:
         "shelved_until",
         "shown",
         "source",
+        "test",
         "value",
         "zone",
     )
@@ -46,6 +47,7 @@ class Alarm:
         self.value: float | None = None
         self.detail = ""
         self.shown = AlarmState.NORMAL
+        self.test = False  # its channel is in TEST: a test alarm, shown as such and driving nothing
 
     def state(self, now: float) -> AlarmState:
         """The ISA-18.2 state at ``now`` (suppression that has expired no longer counts)."""
@@ -64,7 +66,9 @@ class Alarm:
         state = self.state(now)
         if state is not self.shown:
             self.shown = state
-            out.append(AlarmChanged(self.zone, self.id, self.source, self.level, state, self.value, self.detail))
+            out.append(
+                AlarmChanged(self.zone, self.id, self.source, self.level, state, self.value, self.detail, self.test)
+            )
 
     def set_condition(self, active: bool, value: float | None, now: float, out: list[Output], detail: str = "") -> None:
         """Raise or clear the condition. A new activation needs a new acknowledgement."""

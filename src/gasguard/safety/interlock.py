@@ -73,6 +73,8 @@ MAX_SHELVE_S = 8 * 3600.0
 """Longest an operator may shelve an alarm (one shift)."""
 MAX_OUT_OF_SERVICE_S = 7 * 24 * 3600.0
 """Longest an admin may take a channel out of service (maintenance week)."""
+MAX_CHANNEL_TEST_S = 30 * 60.0
+"""Longest a channel may be in TEST (bump test or calibration with test gas)."""
 MAX_OPERATOR_OUT_OF_SERVICE_S = MAX_SHELVE_S
 """Longest an operator who is not an admin may take a channel out of service: no longer than a shelve."""
 OVER_RANGE_DETAIL = "over range (gas above the sensor's span)"
@@ -101,6 +103,7 @@ class ChannelState:
         "rise",
         "ror",
         "spec",
+        "test_until",
         "vote",
         "warm_until",
         "zone",
@@ -120,6 +123,8 @@ class ChannelState:
         self.over_range = False
         self.vote = False
         self.out_of_service_until: float | None = None
+        # In TEST (test gas applied on purpose) until then: it does not vote and its alarms are test alarms.
+        self.test_until: float | None = None
         zspec = zone.spec
         self.fault_votes = zspec.fault_policy is FaultPolicy.TRIP
         self.rise = RiseTracker(zspec.rate_of_rise.window_s) if zspec.rate_of_rise else None
@@ -152,8 +157,8 @@ class ChannelState:
         Gas at or above A2 (or over range) votes even when the channel is out of service: taking a
         channel out of service silences its faults and warnings, never gas it still sees.
         """
-        if not self.spec.votes:
-            return False
+        if not self.spec.votes or self.test_until is not None:
+            return False  # a channel in TEST sees test gas: the zone's other channels protect
         if self.a2 or self.a3 or self.over_range:
             return True
         if self.out_of_service_until is not None:
@@ -201,6 +206,14 @@ class ZoneState:
         alarms.append(self.ml_alarm)
         return alarms
 
+    def protecting_voters(self, *, besides: ChannelState | None = None) -> int:
+        """Voting channels that can trip the zone now: in service and not in TEST."""
+        return sum(
+            1
+            for c in self.channels.values()
+            if c is not besides and c.spec.votes and c.in_service and c.test_until is None
+        )
+
     def gas_blockers(self) -> list[str]:
         """Channels (voting or not, in service or not) whose gas keeps the zone shut: no reset, no reopen."""
         blockers: list[str] = []
@@ -229,8 +242,13 @@ class ZoneState:
                 blockers.append(
                     f"{ch.spec.id} went {OVER_RANGE_DETAIL}: acknowledge it and check the sensor before reset"
                 )
-            if ch.spec.votes and ch.in_service and ch.health is not _OK:
+            if ch.spec.votes and ch.in_service and ch.test_until is None and ch.health is not _OK:
                 blockers.append(f"{ch.spec.id} is in FAULT ({ch.health.value})")
+            if ch.test_until is not None and self.protecting_voters() < self.spec.vote_k:
+                blockers.append(
+                    f"{ch.spec.id} is in TEST and no other channel can trip {self.spec.id}: "
+                    "its valves stay closed until the test ends"
+                )
         if self.ml_until is not None and now < self.ml_until:
             blockers.append(f"an ML leak signal is held for {self.ml_until - now:.0f} s more")
         return blockers
@@ -489,6 +507,8 @@ def _tick_zone(zone: ZoneState, now: float, out: list[Output]) -> None:
         if ch.out_of_service_until is not None and now >= ch.out_of_service_until:
             ch.out_of_service_until = None
             _revote(ch, now, out)
+        if ch.test_until is not None and now >= ch.test_until:
+            _end_test(ch, "test time over", now, out)
         if now - ch.last_seen > spec.stale_timeout_s:
             if ch.health is not ChannelHealth.STALE:
                 _set_health(ch, ChannelHealth.STALE, now, out)
@@ -796,6 +816,79 @@ def _gas_refusal(ch: ChannelState) -> str | None:
     return None
 
 
+def _op_test_channel(state: PlantState, cmd: OperatorCommand, now: float, out: list[Output]) -> _OpResult:
+    """Put a channel in TEST: test gas may be applied; the zone's other channels keep protecting.
+
+    A zone with no other channel able to trip it is tripped for the test, so its valves stay closed
+    (rather than refusing the test: a detector that cannot be bump-tested is worse). A channel that
+    already sees gas cannot be put in TEST, as it cannot be taken out of service.
+    """
+    ch = state.channel_index.get(cmd.target)
+    if ch is None:
+        return "", False, f"refused: no channel {cmd.target!r}"
+    zone = ch.zone
+    zid = zone.spec.id
+    problem = _needs_reason(cmd) or _bad_expiry(cmd.until, now, MAX_CHANNEL_TEST_S)
+    if problem:
+        return zid, False, problem.replace("at most 0.5 h", "at most 30 minutes")
+    gas = _gas_refusal(ch)
+    if gas:
+        return (
+            zid,
+            False,
+            gas.replace("take it out of service", "test it").replace(
+                "before taking it out of service", "before testing it"
+            ),
+        )
+    assert cmd.until is not None
+    ch.test_until = cmd.until
+    for alarm in ch.alarms.values():
+        alarm.test = True
+    _revote(ch, now, out)
+    cid = ch.spec.id
+    if zone.protecting_voters() < zone.spec.vote_k:
+        _trip(zone, f"{cid} in TEST and no other channel can trip {zid}: valves kept closed for the test", now, out)
+        return (
+            zid,
+            True,
+            f"{cid} in TEST for {cmd.until - now:.0f} s; {zid} has no other channel, so its valves stay closed",
+        )
+    return zid, True, f"{cid} in TEST for {cmd.until - now:.0f} s; the zone's other channels keep protecting"
+
+
+def _op_end_test(state: PlantState, cmd: OperatorCommand, now: float, out: list[Output]) -> _OpResult:
+    ch = state.channel_index.get(cmd.target)
+    if ch is None:
+        return "", False, f"refused: no channel {cmd.target!r}"
+    if ch.test_until is None:
+        return ch.zone.spec.id, True, f"{ch.spec.id} is not in TEST"
+    _end_test(ch, f"ended by {cmd.user or 'an operator'}", now, out)
+    return ch.zone.spec.id, True, f"{ch.spec.id} back from TEST"
+
+
+def _end_test(ch: ChannelState, why: str, now: float, out: list[Output]) -> None:
+    """Leave TEST: test alarms are cleared and the channel judged afresh from its last reading, so gas
+    still there (test gas not yet gone, or a real leak) votes at once."""
+    ch.test_until = None
+    for alarm in ch.alarms.values():
+        if alarm.level in (Level.A1, Level.A2, Level.A3, Level.ROR):
+            alarm.set_condition(False, ch.lel, now, out)
+            alarm.acked = True
+            alarm.latched = False
+        alarm.test = False
+        alarm.publish(now, out)
+    ch.a1 = ch.a2 = ch.a3 = ch.ror = False
+    lel = ch.lel
+    if ch.over_range:
+        # The test gas saturated the head: over range stays latched until a checked reset.
+        for level, attr in ((Level.A1, "a1"), (Level.A2, "a2"), (Level.A3, "a3")):
+            setattr(ch, attr, True)
+            ch.alarms[level].set_condition(True, lel, now, out, OVER_RANGE_DETAIL)
+    elif lel is not None and ch.health is _OK:
+        _evaluate_levels(ch, lel, now, out)
+    _revote(ch, now, out)
+
+
 def _op_uninhibit(state: PlantState, cmd: OperatorCommand, now: float, out: list[Output]) -> _OpResult:
     ch = state.channel_index.get(cmd.target)
     if ch is None:
@@ -828,6 +921,8 @@ _OPERATOR_HANDLERS: dict[OperatorAction, _OperatorHandler] = {
     OperatorAction.UNSHELVE: _op_unshelve,
     OperatorAction.INHIBIT: _op_inhibit,
     OperatorAction.UNINHIBIT: _op_uninhibit,
+    OperatorAction.TEST_CHANNEL: _op_test_channel,
+    OperatorAction.END_TEST: _op_end_test,
     OperatorAction.SILENCE: lambda state, cmd, now, out: silence(state, cmd, now),
     OperatorAction.TEST_OUTPUT: lambda state, cmd, now, out: start_output_test(state, cmd, now),
 }

@@ -75,6 +75,8 @@ class OutputState:
 
 
 def _channel_cause(ch: ChannelState, level: Level) -> bool:
+    if ch.test_until is not None:
+        return False  # test alarms drive no outputs
     if level is Level.A1:
         return ch.a1 or ch.over_range
     if level is Level.A2:

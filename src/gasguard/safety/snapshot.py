@@ -45,6 +45,7 @@ def to_snapshot(state: PlantState) -> dict[str, Any]:
                     "a2": ch.a2,
                     "a3": ch.a3,
                     "over_range": ch.over_range,
+                    "test_until": ch.test_until,
                 }
                 for cid, ch in zone.channels.items()
             },
@@ -57,6 +58,7 @@ def to_snapshot(state: PlantState) -> dict[str, Any]:
                     "out_of_service_until": a.out_of_service_until,
                     "value": a.value,
                     "detail": a.detail,
+                    "test": a.test,
                 }
                 for a in zone.all_alarms()
             },
@@ -103,6 +105,7 @@ def restore(
                     ch.out_of_service_until = _opt_float(cdata["out_of_service_until"])
                     ch.a1, ch.a2, ch.a3 = bool(cdata["a1"]), bool(cdata["a2"]), bool(cdata["a3"])
                     ch.over_range = bool(cdata.get("over_range", False))
+                    ch.test_until = _opt_float(cdata.get("test_until"))
             for alarm in zone.all_alarms():
                 adata = zdata["alarms"].get(alarm.id)
                 if adata is None:
@@ -114,6 +117,7 @@ def restore(
                 alarm.out_of_service_until = _opt_float(adata["out_of_service_until"])
                 alarm.value = _opt_float(adata["value"])
                 alarm.detail = str(adata.get("detail", ""))
+                alarm.test = bool(adata.get("test", False))
                 alarm.shown = alarm.state(now)
             ml_until = _opt_float(zdata.get("ml_until"))
             zone.ml_until = ml_until if ml_until is not None and ml_until > now else None
