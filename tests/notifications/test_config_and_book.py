@@ -145,3 +145,24 @@ def test_notify_test_command_reports_each_url(tmp_path: Path, monkeypatch: pytes
         assert str(smtp.mailbox.wait(1)[0]["Subject"]) == "GasGuard test message"
     finally:
         smtp.stop()
+
+
+def alarm_message(*, test: bool) -> Message:
+    payload = {
+        "zone": "kitchen",
+        "alarm_id": "kitchen/kitchen-ch1/A2",
+        "source": "kitchen-ch1",
+        "level": "A2",
+        "state": "unacknowledged",
+        "value": 50.0,
+        "detail": "",
+        "test": test,
+    }
+    return Message("alarm", {"kind": "alarm", "zone": "kitchen", "payload": payload}, 0.0)
+
+
+def test_a_test_alarm_from_a_channel_in_test_notifies_nobody() -> None:
+    config = NotificationsConfig.model_validate({"routes": [{"name": "on-call-1", "urls": [MAIL]}]})
+    book = IncidentBook(config)
+    assert book.observe([alarm_message(test=True)], 1000.0) == []
+    assert [s.reason for s in book.observe([alarm_message(test=False)], 1001.0)] == [SendReason.OPENED]
