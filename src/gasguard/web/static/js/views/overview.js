@@ -2,6 +2,7 @@
 // identified gas and its confidence, sensor health and valve states.
 
 import { isUnacked } from "../alarms.js";
+import { api } from "../api.js";
 import { store } from "../store.js";
 import { createSparkline, drawSparkline } from "../sparkline.js";
 import {
@@ -20,7 +21,14 @@ export const overviewView = {
   id: "overview",
   title: "Overview",
   mount(root) {
-    const render = () => replaceContent(root, renderOverview());
+    let askedNames = false;
+    const render = () => {
+      replaceContent(root, renderOverview());
+      if (!askedNames && needCameraNames()) {
+        askedNames = true;
+        loadCameraNames(root);
+      }
+    };
     render();
     const offs = [
       store.on("zones", render),
@@ -214,8 +222,25 @@ function updateChannel(root, channelId) {
 function cameraText(cameraId) {
   const cam = store.cameras.get(cameraId) || {};
   const name = cam.name || cameraId;
-  if (typeof cam.leak_score !== "number") return `Camera ${name}: no frame yet`;
-  return `Camera ${name}: leak score ${cam.leak_score.toFixed(2)}${cam.leak ? " — plume seen" : ""}`;
+  const label = /camera/i.test(name) ? name : `Camera ${name}`;
+  if (typeof cam.leak_score !== "number") return `${label}: no frame yet`;
+  return `${label}: leak score ${cam.leak_score.toFixed(2)}${cam.leak ? " — plume seen" : ""}`;
+}
+
+/** The live feed carries camera ids only: fetch the names once, so the card says "Kitchen thermal camera". */
+function needCameraNames() {
+  return [...store.zones.values()].some((z) => (z.cameras || []).some((id) => !store.cameras.get(id)?.name));
+}
+
+async function loadCameraNames(root) {
+  try {
+    for (const cam of await api("/api/v1/cameras")) {
+      store.cameras.set(cam.id, { ...(store.cameras.get(cam.id) || {}), ...cam, camera: cam.id });
+      updateCamera(root, cam.id);
+    }
+  } catch {
+    // names are a nicety; the ids still say which camera
+  }
 }
 
 function updateCamera(root, cameraId) {
