@@ -178,3 +178,99 @@ class NotificationNonceRow(Base):
     incident_id: Mapped[str] = mapped_column(String(32), nullable=False)
     username: Mapped[str] = mapped_column(String(64), nullable=False)
     used_at: Mapped[float] = mapped_column(Double(), nullable=False)
+
+
+class CalibrationRow(Base):
+    """A calibration of one channel (``gasguard.maintenance``): zero and span as found and as left.
+
+    Values are in the channel's own unit (``unit``), as the technician's instrument shows them."""
+
+    __tablename__ = "maintenance_calibrations"
+    __table_args__ = (Index("ix_maintenance_calibrations_channel_ts", "channel", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
+    ts: Mapped[float] = mapped_column(Double(), nullable=False)
+    zone: Mapped[str] = mapped_column(String(64), nullable=False)
+    channel: Mapped[str] = mapped_column(String(128), nullable=False)
+    performed_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    recorded_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    gas: Mapped[str] = mapped_column(String(64), nullable=False)
+    concentration: Mapped[float] = mapped_column(Double(), nullable=False)
+    unit: Mapped[str] = mapped_column(String(16), nullable=False)
+    as_found_zero: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    as_found_span: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    as_left_zero: Mapped[float] = mapped_column(Double(), nullable=False)
+    as_left_span: Mapped[float] = mapped_column(Double(), nullable=False)
+    instrument: Mapped[str] = mapped_column(String(128), nullable=False, default="")
+    as_found_passed: Mapped[bool | None] = mapped_column(Boolean(), nullable=True)
+    passed: Mapped[bool] = mapped_column(Boolean(), nullable=False)
+    note: Mapped[str] = mapped_column(Text(), nullable=False, default="")
+
+
+class BumpTestRow(Base):
+    """A bump test of one channel: test gas applied, the peak reading and the response times.
+
+    ``measured`` is true when GasGuard measured it from live readings while the channel was in TEST;
+    ``detail`` keeps how (baseline, onset, samples used, alarms seen)."""
+
+    __tablename__ = "maintenance_bump_tests"
+    __table_args__ = (Index("ix_maintenance_bump_tests_channel_ts", "channel", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
+    ts: Mapped[float] = mapped_column(Double(), nullable=False)
+    ended_at: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    zone: Mapped[str] = mapped_column(String(64), nullable=False)
+    channel: Mapped[str] = mapped_column(String(128), nullable=False)
+    performed_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    gas: Mapped[str] = mapped_column(String(64), nullable=False)
+    applied_lel_pct: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    peak_lel_pct: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    t50_s: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    t90_s: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    passed: Mapped[bool] = mapped_column(Boolean(), nullable=False)
+    measured: Mapped[bool] = mapped_column(Boolean(), nullable=False)
+    note: Mapped[str] = mapped_column(Text(), nullable=False, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON(), nullable=False, default=dict)
+
+
+class StrokeTestRow(Base):
+    """A stroke test of one valve: close and open times against its ``travel_time_s``."""
+
+    __tablename__ = "maintenance_stroke_tests"
+    __table_args__ = (Index("ix_maintenance_stroke_tests_valve_ts", "valve", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
+    ts: Mapped[float] = mapped_column(Double(), nullable=False)
+    zone: Mapped[str] = mapped_column(String(64), nullable=False)
+    valve: Mapped[str] = mapped_column(String(128), nullable=False)
+    performed_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    travel_time_s: Mapped[float] = mapped_column(Double(), nullable=False)
+    close_s: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    open_s: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    passed: Mapped[bool] = mapped_column(Boolean(), nullable=False)
+    measured: Mapped[bool] = mapped_column(Boolean(), nullable=False)
+    note: Mapped[str] = mapped_column(Text(), nullable=False, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON(), nullable=False, default=dict)
+
+
+class ProofTestRow(Base):
+    """A proof test of a zone's whole safety function: gas applied -> alarm -> trip -> valves closed.
+
+    Times are seconds from the gas reaching the detector; ``detail`` holds the timeline."""
+
+    __tablename__ = "maintenance_proof_tests"
+    __table_args__ = (Index("ix_maintenance_proof_tests_zone_ts", "zone", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
+    ts: Mapped[float] = mapped_column(Double(), nullable=False)
+    zone: Mapped[str] = mapped_column(String(64), nullable=False)
+    channel: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    performed_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    gas: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    alarm_s: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    trip_s: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    closed_s: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    passed: Mapped[bool] = mapped_column(Boolean(), nullable=False)
+    measured: Mapped[bool] = mapped_column(Boolean(), nullable=False)
+    note: Mapped[str] = mapped_column(Text(), nullable=False, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON(), nullable=False, default=dict)
