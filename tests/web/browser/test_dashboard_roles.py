@@ -28,7 +28,8 @@ SCREENS = ("overview", "alarms", "valves", "cameras", "history", "events", "heal
 # Everything that changes the plant or its alarms. A viewer must see none of them.
 CONTROLS = (
     "[data-testid^='alarm-ack-'], [data-testid^='alarm-shelve-'], [data-testid^='alarm-unshelve-'], "
-    "[data-testid^='zone-reset-'], [data-testid^='valve-close-'], [data-testid^='valve-open-']"
+    "[data-testid^='zone-reset-'], [data-testid^='valve-close-'], [data-testid^='valve-open-'], "
+    "[data-testid^='valve-reset-']"
 )
 
 # WCAG 2.1 contrast of every visible element's own text against its effective background.
