@@ -210,12 +210,30 @@ class ModbusValveDriver(_Strict):
     feedback_lost_s: float = Field(
         10.0, gt=0, le=3600, description="Limit switches unreadable this long: position reported unknown."
     )
+    heartbeat_coil: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Coil toggled every heartbeat_s for the module's watchdog; null: the valve coil is "
+        "re-written instead, after reading it back (docs/watchdog.md).",
+    )
+    heartbeat_s: float | None = Field(
+        1.0,
+        ge=0.1,
+        le=60,
+        description="Seconds between heartbeat writes; set the module's watchdog to 3 x this. null: no heartbeat "
+        "(then the module's watchdog must be off).",
+    )
 
     @model_validator(mode="after")
     def _distinct_inputs(self) -> Self:
         opened, closed = self.feedback_open_input, self.feedback_closed_input
         if opened is not None and opened == closed:
             raise ValueError("feedback_open_input and feedback_closed_input must be different inputs")
+        if self.heartbeat_coil is not None and self.heartbeat_coil == self.coil:
+            raise ValueError("heartbeat_coil must not be the valve's coil")
+        if self.heartbeat_coil is not None and self.heartbeat_s is None:
+            raise ValueError("heartbeat_coil needs heartbeat_s (seconds between heartbeat writes)")
         return self
 
 

@@ -1,4 +1,4 @@
-"""Valve drivers built from the site configuration."""
+"""Valve and output drivers built from the site configuration."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ import pytest
 
 from gasguard.actuators.base import ValveDriver
 from gasguard.actuators.factory import (
+    build_output_drivers,
     build_valve_driver,
     build_valve_drivers,
     close_valve_drivers,
     run_valve_drivers,
 )
 from gasguard.actuators.modbus import ModbusValve
+from gasguard.actuators.modbus_output import ModbusOutput
 from gasguard.actuators.mqtt import MqttValve
-from gasguard.actuators.simulated import SimulatedValve
+from gasguard.actuators.mqtt_output import MqttOutput
+from gasguard.actuators.simulated import SimulatedOutput, SimulatedValve
 from gasguard.config import ConfigError, SiteConfig, parse_site_config
 from gasguard.domain import Event, ValveAction, ValveFeedback, ValvePosition
 from gasguard.ingest.mqtt import BrokerAddress
@@ -116,9 +119,10 @@ def test_build_valve_drivers_covers_every_valve_by_id() -> None:
 
 
 def test_run_valve_drivers_returns_when_nothing_needs_watching() -> None:
-    no_switches = {"kind": "modbus", "host": "relay", "coil": 0}
+    no_switches = {"kind": "modbus", "host": "relay", "coil": 0, "heartbeat_s": None}
     drivers = build_valve_drivers(site({"id": "v1", "feedback": False, "driver": no_switches}), mqtt=None)
-    asyncio.run(run_valve_drivers(drivers))  # simulated: no loop; modbus without switches: returns at once
+    # simulated: no loop; modbus without switches or heartbeat: returns at once
+    asyncio.run(run_valve_drivers(drivers))
     asyncio.run(close_valve_drivers(drivers))
 
 
@@ -149,3 +153,63 @@ def test_a_crashed_driver_loop_is_restarted_and_drivers_are_closed() -> None:
     asyncio.run(close_valve_drivers({"flaky": flaky}))
     assert flaky.runs == 2
     assert flaky.closed is True
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def site_with_outputs(*outputs: dict[str, Any]) -> SiteConfig:
+    return parse_site_config(
+        {
+            "sites": [
+                {
+                    "id": "plant",
+                    "zones": [{"id": "boiler", "channels": [{"id": "boiler-ch1", "gas": "methane"}]}],
+                    "outputs": list(outputs),
+                }
+            ]
+        }
+    )
+
+
+RELAY = {"id": "system-fault", "kind": "fault_relay", "normally_energised": True}
+SOUNDER = {"id": "boiler-sounder", "kind": "sounder", "levels": ["A2"]}
+
+
+def test_output_drivers_are_built_per_kind_with_default_mqtt_topics() -> None:
+    modbus = {"kind": "modbus", "host": "io", "coil": 3, "heartbeat_coil": 9, "heartbeat_s": 0.5}
+    config = site_with_outputs(
+        {**RELAY, "driver": modbus},
+        {**SOUNDER, "feedback": True, "driver": {"kind": "mqtt"}},
+        {"id": "fan", "kind": "fan", "levels": ["A1"], "driver": {"kind": "mqtt", "topic": "site/fan1"}},
+        {"id": "beacon", "kind": "beacon", "levels": ["FAULT"]},
+    )
+    drivers = build_output_drivers(config, mqtt=BROKER, prefix="gg")
+    relay, sounder, fan, beacon = (drivers[k] for k in ("system-fault", "boiler-sounder", "fan", "beacon"))
+    assert isinstance(relay, ModbusOutput)
+    assert (relay.config.coil, relay.config.heartbeat_coil, relay.config.heartbeat_s) == (3, 9, 0.5)
+    assert isinstance(sounder, MqttOutput)
+    assert (sounder.command_topic, sounder.state_topic, sounder.heartbeat_topic, sounder.availability_topic) == (
+        "gg/plant/output/boiler-sounder/set",
+        "gg/plant/output/boiler-sounder/state",
+        "gg/plant/output/boiler-sounder/heartbeat",
+        "gg/plant/output/boiler-sounder/availability",
+    )
+    assert isinstance(fan, MqttOutput)
+    assert (fan.command_topic, fan.state_topic) == ("site/fan1/set", None)  # no feedback: no state topic
+    assert isinstance(beacon, SimulatedOutput)
+
+
+def test_an_mqtt_output_without_a_broker_is_a_config_error_naming_it() -> None:
+    config = site_with_outputs({**SOUNDER, "driver": {"kind": "mqtt"}})
+    with pytest.raises(ConfigError, match="output 'boiler-sounder' \\(site 'plant'\\) uses the mqtt driver"):
+        build_output_drivers(config, mqtt=None)
+
+
+def test_mqtt_valves_get_heartbeat_and_availability_topics_beside_set_and_state() -> None:
+    valve = build(site({"id": "v1", "driver": {"kind": "mqtt"}}), "v1", mqtt=BROKER, prefix="gg")
+    assert isinstance(valve, MqttValve)
+    assert (valve.heartbeat_topic, valve.availability_topic) == (
+        "gg/plant/boiler/valve/heartbeat",
+        "gg/plant/boiler/valve/availability",
+    )

@@ -13,7 +13,7 @@ from pymodbus.constants import ExcCodes
 from gasguard.actuators.base import RetryingValve, ValveDriverError
 from gasguard.actuators.modbus import ModbusValve, position_from_switches
 from gasguard.config import ModbusValveDriver
-from gasguard.domain import Event, ValveAction, ValveDriverFailed, ValveFeedback, ValvePosition
+from gasguard.domain import Event, SystemFault, ValveAction, ValveDriverFailed, ValveFeedback, ValvePosition
 from modbus_fake import FakeModbusDevice, free_port
 
 COIL, OPEN_IN, CLOSED_IN, UNIT = 7, 20, 21, 3
@@ -31,6 +31,7 @@ def driver(port: int, **overrides: Any) -> ModbusValveDriver:
         "poll_s": 0.05,
         "timeout_s": 0.5,
         "feedback_lost_s": 0.3,
+        "heartbeat_s": None,  # the watchdog heartbeat has tests of its own (test_modbus_watchdog.py)
         **overrides,
     }
     return ModbusValveDriver.model_validate(fields)
@@ -214,12 +215,14 @@ def test_an_unreachable_valve_becomes_a_driver_failure_after_retries() -> None:
 
     sent, events = asyncio.run(scenario())
     assert sent is False
-    assert len(events) == 1
-    failed = events[0]
+    assert len(events) == 2
+    failed, unreachable = events
     assert isinstance(failed, ValveDriverFailed)
     assert failed.valve == "v1"
     assert failed.detail.startswith("close failed after 2 tries: v1: write coil 7=False")
     assert "cannot connect" in failed.detail
+    # the driver that cannot be reached is also a system fault: it drops the fault relay
+    assert unreachable == SystemFault("valve:v1", True, failed.detail)
 
 
 def test_the_valve_reconnects_for_the_next_command_after_a_device_restart() -> None:

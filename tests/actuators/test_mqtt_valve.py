@@ -18,7 +18,7 @@ import pytest
 
 from gasguard.actuators.base import RetryingValve, ValveDriverError
 from gasguard.actuators.mqtt import MqttValve, parse_valve_state, valve_base_topic
-from gasguard.domain import Event, ValveAction, ValveDriverFailed, ValveFeedback, ValvePosition
+from gasguard.domain import Event, SystemFault, ValveAction, ValveDriverFailed, ValveFeedback, ValvePosition
 from gasguard.ingest.mqtt import BrokerAddress, make_client
 
 
@@ -150,7 +150,10 @@ def test_an_unreachable_broker_reports_the_position_unknown_once() -> None:
                 await task
         return events
 
-    assert asyncio.run(scenario()) == [ValveFeedback("v1", ValvePosition.UNKNOWN)]
+    assert asyncio.run(scenario()) == [
+        SystemFault("valve:v1", True, "no connection to the MQTT broker for 0.2 s"),  # drops the fault relay
+        ValveFeedback("v1", ValvePosition.UNKNOWN),
+    ]
 
 
 # --------------------------------------------------------------------------- against Mosquitto

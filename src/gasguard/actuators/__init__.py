@@ -1,1 +1,3 @@
-"""Valve drivers: simulated, and (later) Modbus and MQTT. One small protocol, retries in one place."""
+"""Device drivers beside the safety core: valves and outputs (sounders, beacons, fans, relays, the fault
+relay), simulated, on Modbus TCP coils or over MQTT. One small protocol each, retries in one place
+(``base``), heartbeats for the devices' own watchdogs in another (``heartbeat``)."""

@@ -1,4 +1,4 @@
-"""Build each configured valve's driver from the site configuration (``driver.kind``).
+"""Build each configured valve's and output's driver from the site configuration (``driver.kind``).
 
 - no ``driver`` or ``kind: simulated``: a ``SimulatedValve`` that starts OPEN and travels in half
   the configured travel time (so the safety core's travel deadline is met with margin);
@@ -6,9 +6,13 @@
 - ``kind: mqtt``: an ``MqttValve`` on the broker GasGuard is given; without a broker that is a
   ``ConfigError`` naming the valve, not a valve that silently never moves.
 
-Drivers that watch their device (``ModbusValve``, ``MqttValve``) have an ``async run()``; the runtime
-runs them alongside the pipeline with ``run_valve_drivers`` so position feedback flows. The simulated
-valve moves by itself and has none.
+Outputs (sounders, beacons, fans, relays, the fault relay) the same way: no driver or ``simulated``:
+a ``SimulatedOutput``; ``modbus``: a ``ModbusOutput`` on its coil; ``mqtt``: an ``MqttOutput`` on
+``<prefix>/<site>/output/<output id>`` unless the driver names a ``topic``.
+
+Drivers that watch or feed their device (Modbus and MQTT valves and outputs: feedback, heartbeats,
+pulsing) have an ``async run()``; the runtime runs them alongside the pipeline with ``run_drivers``.
+The simulated ones have none.
 """
 
 from __future__ import annotations
@@ -19,14 +23,19 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import cast
 
-from gasguard.actuators.base import ValveDriver
+from gasguard.actuators.base import OutputDriver, ValveDriver
 from gasguard.actuators.modbus import ModbusValve
+from gasguard.actuators.modbus_output import ModbusOutput
 from gasguard.actuators.mqtt import MqttValve, valve_base_topic
-from gasguard.actuators.simulated import SimulatedValve
+from gasguard.actuators.mqtt_output import MqttOutput, output_base_topic
+from gasguard.actuators.simulated import SimulatedOutput, SimulatedValve
 from gasguard.config import (
     ConfigError,
+    ModbusOutputDriver,
     ModbusValveDriver,
+    MqttOutputDriver,
     MqttValveDriver,
+    OutputConfig,
     SiteConfig,
     SiteEntry,
     ValveConfig,
@@ -64,6 +73,8 @@ def build_valve_driver(
             mqtt,
             command_topic=f"{base}/set",
             state_topic=f"{base}/state",
+            heartbeat_topic=f"{base}/heartbeat",
+            availability_topic=f"{base}/availability",
             feedback_lost_s=driver.feedback_lost_s,
         )
     return SimulatedValve(
@@ -82,18 +93,56 @@ def build_valve_drivers(
     }
 
 
-def _runner(driver: ValveDriver) -> Callable[[], Awaitable[None]] | None:
+def build_output_driver(
+    site: SiteEntry, output: OutputConfig, *, mqtt: BrokerAddress | None, prefix: str = "gasguard"
+) -> OutputDriver:
+    """The driver for one configured output. Raises ``ConfigError`` when it cannot be built."""
+    driver = output.driver
+    if isinstance(driver, ModbusOutputDriver):
+        return ModbusOutput(output.id, driver)
+    if isinstance(driver, MqttOutputDriver):
+        if mqtt is None:
+            raise ConfigError(
+                f"output {output.id!r} (site {site.id!r}) uses the mqtt driver, but no MQTT broker is configured: "
+                "set GASGUARD_MQTT_URL (or --mqtt), or give the output another driver"
+            )
+        return MqttOutput(
+            output.id,
+            mqtt,
+            base_topic=driver.topic or output_base_topic(prefix, site.id, output.id),
+            feedback=output.feedback,
+            heartbeat_s=driver.heartbeat_s,
+        )
+    return SimulatedOutput(output.id)
+
+
+def build_output_drivers(
+    config: SiteConfig, *, mqtt: BrokerAddress | None, prefix: str = "gasguard"
+) -> dict[str, OutputDriver]:
+    """Drivers for every output in the configuration, keyed by output id."""
+    return {output.id: build_output_driver(site, output, mqtt=mqtt, prefix=prefix) for site, output in config.outputs()}
+
+
+Driver = ValveDriver | OutputDriver
+
+
+def driver_name(driver: object) -> str:
+    """``valve <id>`` or ``output <id>``, for logs."""
+    valve_id = getattr(driver, "valve_id", None)
+    return f"valve {valve_id}" if valve_id is not None else f"output {getattr(driver, 'output_id', '?')}"
+
+
+def _runner(driver: object) -> Callable[[], Awaitable[None]] | None:
     run = getattr(driver, "run", None)
     return cast(Callable[[], Awaitable[None]], run) if callable(run) else None
 
 
-async def run_valve_drivers(
-    drivers: Iterable[ValveDriver] | Mapping[str, ValveDriver], *, restart_after_s: float = 1.0
-) -> None:
-    """Run the background loop (feedback, connection) of every driver that has one, until cancelled.
+async def run_drivers(drivers: Iterable[Driver] | Mapping[str, Driver], *, restart_after_s: float = 1.0) -> None:
+    """Run the background loop (feedback, connection, heartbeat, pulsing) of every driver that has one,
+    until cancelled.
 
     Returns when every loop has returned (drivers with nothing to watch return at once). A loop that
-    fails unexpectedly is logged and restarted after ``restart_after_s``: the other valves go on.
+    fails unexpectedly is logged and restarted after ``restart_after_s``: the other devices go on.
     """
     items = list(drivers.values()) if isinstance(drivers, Mapping) else list(drivers)
     runners = [(driver, run) for driver in items if (run := _runner(driver)) is not None]
@@ -102,7 +151,11 @@ async def run_valve_drivers(
     await asyncio.gather(*(_keep_running(driver, run, restart_after_s) for driver, run in runners))
 
 
-async def _keep_running(driver: ValveDriver, run: Callable[[], Awaitable[None]], restart_after_s: float) -> None:
+run_valve_drivers = run_drivers
+"""The name ``run_drivers`` had when only valves had drivers."""
+
+
+async def _keep_running(driver: object, run: Callable[[], Awaitable[None]], restart_after_s: float) -> None:
     while True:
         try:
             await run()
@@ -110,11 +163,11 @@ async def _keep_running(driver: ValveDriver, run: Callable[[], Awaitable[None]],
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.exception("valve %s: driver loop failed; restarting in %.1f s", driver.valve_id, restart_after_s)
+            logger.exception("%s: driver loop failed; restarting in %.1f s", driver_name(driver), restart_after_s)
             await asyncio.sleep(restart_after_s)
 
 
-async def close_valve_drivers(drivers: Iterable[ValveDriver] | Mapping[str, ValveDriver]) -> None:
+async def close_drivers(drivers: Iterable[Driver] | Mapping[str, Driver]) -> None:
     """Release every driver's connections and timers (``aclose``), ignoring errors on the way out."""
     items = list(drivers.values()) if isinstance(drivers, Mapping) else list(drivers)
     for driver in items:
@@ -122,3 +175,6 @@ async def close_valve_drivers(drivers: Iterable[ValveDriver] | Mapping[str, Valv
         if callable(close):
             with contextlib.suppress(Exception):
                 await close()
+
+
+close_valve_drivers = close_drivers

@@ -20,6 +20,14 @@ confirms the movement. It raises ``ValveDriverError`` when the broker is not con
 raises a VALVE FAULT. While the broker is unreachable for ``feedback_lost_s`` the position is
 reported UNKNOWN once (the core raises a VALVE FAULT): GasGuard cannot see the valve.
 
+Watchdog (``docs/watchdog.md``): while the safety loop ticks GasGuard publishes ``<base>/heartbeat``
+every ``heartbeat_s`` (QoS 0, never retained), and its connection for the valve has a last will:
+``offline`` (retained) on ``<base>/availability``, where it publishes ``online`` once connected and
+``offline`` when it stops. A controller that closes the valve when heartbeats stop for three
+heartbeats, or when ``offline`` arrives, closes it when GasGuard hangs (heartbeats stop), dies (the
+broker publishes the will as soon as the connection drops) or freezes with its connection open (the
+broker publishes the will after one and a half keep-alives, 45 s: the heartbeat is the fast path).
+
 The connection uses the broker's credentials and TLS (``gasguard.mqtt_client``). On a secured broker
 the controller's user may only read ``<base>/set`` and write ``<base>/state`` (``docs/mqtt-security.md``),
 so no other device can open the valve or fake its position.
@@ -28,6 +36,7 @@ so no other device can open the valve or fake its position.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -35,12 +44,14 @@ from dataclasses import dataclass
 
 import aiomqtt
 
-from gasguard.actuators.base import Report, ValveDriverError
+from gasguard.actuators.base import Alive, LinkHealth, Report, ValveDriverError
+from gasguard.actuators.heartbeat import always_alive, publish_heartbeats
 from gasguard.domain import ValveAction, ValveFeedback, ValvePosition
-from gasguard.mqtt_client import BrokerAddress, make_client
+from gasguard.mqtt_client import OFFLINE, BrokerAddress, make_client
 
 logger = logging.getLogger(__name__)
 
+ONLINE = "online"
 COMMANDS = {ValveAction.OPEN: "OPEN", ValveAction.CLOSE: "CLOSE"}
 STATE_WORDS = {
     "open": ValvePosition.OPEN,
@@ -126,11 +137,18 @@ class MqttValve:
         publish_timeout_s: float = 5.0,
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
+        heartbeat_topic: str | None = None,
+        availability_topic: str | None = None,
+        heartbeat_s: float = 1.0,
     ) -> None:
         self.valve_id = valve_id
         self.broker = broker
         self.command_topic = command_topic
         self.state_topic = state_topic
+        self.heartbeat_topic = heartbeat_topic
+        self.availability_topic = availability_topic
+        self.heartbeat_s = heartbeat_s
+        self.link = LinkHealth(f"valve:{valve_id}")
         self.client_id = client_id or f"gasguard-valve-{valve_id[:40]}-{uuid.uuid4().hex[:6]}"
         self.feedback_lost_s = feedback_lost_s
         self.publish_timeout_s = publish_timeout_s
@@ -143,10 +161,16 @@ class MqttValve:
         self._client: aiomqtt.Client | None = None
         self._ready = asyncio.Event()
         self._lost_timer: asyncio.TimerHandle | None = None
+        self._alive: Alive = always_alive
 
     def attach(self, report: Report) -> None:
         """Report positions through ``report`` (``run`` must run to receive them)."""
         self._report = report
+        self.link.attach(report)
+
+    def set_alive(self, alive: Alive) -> None:
+        """Publish heartbeats only while ``alive()`` (the safety loop ticks)."""
+        self._alive = alive
 
     async def drive(self, action: ValveAction) -> None:
         """Publish ``OPEN`` or ``CLOSE``; raise ``ValveDriverError`` if the broker does not take it in time."""
@@ -192,22 +216,29 @@ class MqttValve:
         self._arm_lost_timer(loop)
         try:
             while True:
-                client = make_client(self.broker, client_id=self.client_id, availability_topic=None)
+                client = make_client(self.broker, client_id=self.client_id, availability_topic=self.availability_topic)
                 try:
                     async with client:
                         await client.subscribe(self.state_topic, qos=1)
+                        if self.availability_topic:
+                            await client.publish(self.availability_topic, ONLINE, qos=1, retain=True)
                         self._client = client
                         self._ready.set()
                         self.stats.connected = True
                         self.stats.connects += 1
                         self._disarm_lost_timer()
+                        self.link.ok()
                         delay = self.backoff_initial_s
                         logger.info("valve %s: listening on %s", self.valve_id, self.state_topic)
-                        async for message in client.messages:
-                            payload = message.payload
-                            if not isinstance(payload, bytes | str):
-                                payload = b"" if payload is None else str(payload)
-                            self.handle(payload)
+                        beats = self._start_heartbeat(client)
+                        try:
+                            async for message in client.messages:
+                                payload = message.payload
+                                if not isinstance(payload, bytes | str):
+                                    payload = b"" if payload is None else str(payload)
+                                self.handle(payload)
+                        finally:
+                            await self._stop_heartbeat(client, beats)
                 except aiomqtt.MqttError as exc:
                     self.stats.connect_failures += 1
                     self.stats.last_error = f"broker: {exc}"[:300]
@@ -227,6 +258,27 @@ class MqttValve:
 
     # ------------------------------------------------------------------ helpers
 
+    def _start_heartbeat(self, client: aiomqtt.Client) -> asyncio.Task[None] | None:
+        if self.heartbeat_topic is None:
+            return None
+        return asyncio.create_task(
+            publish_heartbeats(
+                client, self.heartbeat_topic, every_s=self.heartbeat_s, alive=self._alive, name=f"valve {self.valve_id}"
+            ),
+            name=f"heartbeat-{self.valve_id}",
+        )
+
+    async def _stop_heartbeat(self, client: aiomqtt.Client, beats: asyncio.Task[None] | None) -> None:
+        """Stop the heartbeat and, while the connection still works, say ``offline`` (an orderly stop)."""
+        if beats is not None:
+            beats.cancel()
+            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                await beats
+        if self.availability_topic:
+            with contextlib.suppress(aiomqtt.MqttError, TimeoutError, asyncio.CancelledError):
+                async with asyncio.timeout(2.0):
+                    await client.publish(self.availability_topic, OFFLINE, qos=1, retain=True)
+
     def _publish(self, position: ValvePosition) -> None:
         self.position = position
         if self._report is not None:
@@ -243,6 +295,7 @@ class MqttValve:
 
     def _feedback_lost(self) -> None:
         self._lost_timer = None
+        self.link.failed(f"no connection to the MQTT broker for {self.feedback_lost_s:g} s")
         if self.position is not ValvePosition.UNKNOWN:
             logger.error(
                 "valve %s: no MQTT connection for %.0f s; position unknown", self.valve_id, self.feedback_lost_s

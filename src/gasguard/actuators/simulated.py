@@ -1,12 +1,13 @@
-"""A simulated valve with travel time, position switches and injectable faults, on real (asyncio) time."""
+"""A simulated valve (travel time, position switches, injectable faults, on real asyncio time) and a
+simulated output (a sounder, beacon, fan or relay that follows its commands at once)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 
-from gasguard.actuators.base import Report, ValveDriverError
-from gasguard.domain import ValveAction, ValveFeedback, ValvePosition
+from gasguard.actuators.base import LinkHealth, OutputDriverError, Report, ValveDriverError
+from gasguard.domain import OutputMode, ValveAction, ValveFeedback, ValvePosition
 
 
 class SimulatedValve:
@@ -58,3 +59,31 @@ class SimulatedValve:
             self._motion.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._motion
+
+
+class SimulatedOutput:
+    """An output with no hardware: takes every mode at once and reports it back as its feedback.
+
+    ``unreachable`` makes every command fail as if the bus were down (the fault relay then drops).
+    """
+
+    def __init__(self, output_id: str) -> None:
+        self.output_id = output_id
+        self.mode: OutputMode | None = None
+        self.modes: list[OutputMode] = []
+        self.unreachable = False
+        self.link = LinkHealth(f"output:{output_id}")
+
+    @property
+    def feedback(self) -> bool | None:
+        """Energised or not (pulsed counts as energised); ``None`` before the first command."""
+        return None if self.mode is None else self.mode is not OutputMode.OFF
+
+    def attach(self, report: Report) -> None:
+        self.link.attach(report)
+
+    async def set(self, mode: OutputMode) -> None:
+        if self.unreachable:
+            raise OutputDriverError(f"{self.output_id}: no answer")
+        self.mode = mode
+        self.modes.append(mode)
