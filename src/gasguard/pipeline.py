@@ -2,10 +2,17 @@
 
 Every event (reading, valve feedback, operator request, ML signal, tick) goes through one asyncio
 queue, so the safety state has exactly one writer. For each event the safety step runs at once; its
-valve commands go to the drivers as background tasks, and its outputs go to the event sink (storage),
+valve commands go to the drivers as background tasks, its output commands (sounders, beacons, fans,
+relays, the fault relay) to each output's one worker (``RetryingOutput``: newest mode wins, in order),
+and its outputs go to the event sink (storage),
 the reading sink and the publisher, all of which only enqueue. Nothing the step depends on waits on a
 database, a broker or a model: an advisor (ML) runs after the step, its errors are counted in health,
 and whatever it says comes back through the inbox as an ``MlSignal`` that can only trip earlier.
+
+A driver that cannot reach its device sends a ``SystemFault`` into the inbox like any event, which
+drops the fault relay. The loop notes when it last ticked (``ticking``): drivers write their
+devices' watchdog heartbeats, and ``gasguard serve`` pings systemd's watchdog, only while it does,
+so a safety loop that hangs is caught outside the process even if the event loop still runs.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from typing import Any, Protocol
 
-from gasguard.actuators.base import RetryingValve, ValveDriver
+from gasguard.actuators.base import OutputDriver, RetryingOutput, RetryingValve, ValveDriver
 from gasguard.domain import (
     AlarmChanged,
     ChannelHealthChanged,
@@ -56,6 +63,9 @@ class SnapshotSink(Protocol):
     def save(self, data: dict[str, Any], *, saved_at: float) -> None: ...
 
 
+ALIVE_MIN_S = 2.0
+"""``ticking()`` allows at least this long since the last tick (and at least four ticks)."""
+
 SNAPSHOT_MIN_INTERVAL_S = 0.05
 """While events queue up, the latched state is snapshotted at most this often (always when idle)."""
 
@@ -84,6 +94,7 @@ class SafetyPipeline:
         state: PlantState,
         *,
         valves: Mapping[str, ValveDriver] | None = None,
+        outputs: Mapping[str, OutputDriver] | None = None,
         events: EventSink | None = None,
         readings: ReadingSink | None = None,
         snapshots: SnapshotSink | None = None,
@@ -102,14 +113,22 @@ class SafetyPipeline:
         self.advisors = list(advisors)
         self._inbox: asyncio.Queue[tuple[Event, asyncio.Future[list[Output]] | None]] = asyncio.Queue()
         self._valves = {vid: RetryingValve(driver, self.submit) for vid, driver in (valves or {}).items()}
+        self._outputs = {oid: RetryingOutput(driver, self.submit) for oid, driver in (outputs or {}).items()}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.counters = {"events": 0, "readings": 0, "commands": 0, "advisor_errors": 0, "sink_errors": 0}
         self.last_step_s = 0.0
+        self.last_tick_monotonic: float | None = None
+        """``time.monotonic()`` of the last tick the loop processed (``None`` before the first)."""
+        self.alive_within_s = max(ALIVE_MIN_S, 4 * tick_s)
         self._stopping = False
         self._snapshot_due = False
         self._last_snapshot = 0.0
-        for driver in (valves or {}).values():
+        drivers: list[ValveDriver | OutputDriver] = [*(valves or {}).values(), *(outputs or {}).values()]
+        for driver in drivers:
             driver.attach(self.submit)
+            set_alive = getattr(driver, "set_alive", None)
+            if callable(set_alive):
+                set_alive(self.ticking)
 
     # ------------------------------------------------------------------ inputs
 
@@ -130,6 +149,8 @@ class SafetyPipeline:
         for out in outputs:
             if isinstance(out, ValveCommand):
                 self._send(out)
+            elif isinstance(out, OutputCommand):
+                self._send_output(out)
         if outputs and self.events is not None:
             self._guard(self.events.submit_outputs, outputs, ts=ts)
         if self.snapshots is not None and outputs:
@@ -158,6 +179,7 @@ class SafetyPipeline:
                     event, future = Tick(), None
                 if isinstance(event, Tick) or self.clock() >= next_tick:
                     next_tick = self.clock() + self.tick_s
+                    self.last_tick_monotonic = time.monotonic()
                     if not isinstance(event, Tick):
                         await self._process(Tick(), None)
                 await self._process(event, future)
@@ -168,6 +190,17 @@ class SafetyPipeline:
             for task in list(self._tasks):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+    def ticking(self, within_s: float | None = None) -> bool:
+        """Whether the loop has ticked in the last ``within_s`` seconds (default ``alive_within_s``).
+
+        Measured on ``time.monotonic``, not the pipeline's clock: a wall-clock step must neither make a
+        hung loop look alive nor a live one dead.
+        """
+        last = self.last_tick_monotonic
+        if last is None:
+            return False
+        return time.monotonic() - last <= (self.alive_within_s if within_s is None else within_s)
 
     def stop(self) -> None:
         """Ask ``run`` to return after the event it is processing (what is queued stays for ``drain``)."""
@@ -209,6 +242,8 @@ class SafetyPipeline:
         for out in outputs:
             if isinstance(out, ValveCommand):
                 self._send(out)
+            elif isinstance(out, OutputCommand):
+                self._send_output(out)
         if future is not None and not future.done():
             future.set_result(outputs)
         await self._fan_out(event, outputs, now)
@@ -225,6 +260,21 @@ class SafetyPipeline:
         task = asyncio.get_running_loop().create_task(valve.send(command.action))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _send_output(self, command: OutputCommand) -> None:
+        self.counters["commands"] += 1
+        output = self._outputs.get(command.output)
+        if output is None:
+            log.error("no driver for output %s; %s not sent", command.output, command.mode.value)
+            return
+        task = output.command(command.mode)
+        if task not in self._tasks:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def output_driver(self, output_id: str) -> RetryingOutput | None:
+        """The wrapper an output's commands go through (newest mode wanted, last applied, failures)."""
+        return self._outputs.get(output_id)
 
     async def _fan_out(self, event: Event, outputs: list[Output], now: float) -> None:
         if isinstance(event, Reading) and self.readings is not None:

@@ -2,7 +2,7 @@
 
 ``build_runtime(site, services)`` is the composition root of a running GasGuard. It restores the
 safety state from the stored snapshot (latched trips and closed valves survive a restart) or, with
-none, starts in the safe state; builds one valve driver per configured valve; feeds the pipeline's
+none, starts in the safe state; builds one driver per configured valve and output; feeds the pipeline's
 outputs to the event recorder (stored, then pushed) and its readings to the batched writer; and
 adds its tasks to ``services.background`` so the web app runs them for as long as it serves.
 
@@ -21,10 +21,15 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from gasguard.actuators.base import ValveDriver
-from gasguard.actuators.factory import build_valve_drivers, close_valve_drivers, run_valve_drivers
-from gasguard.config import SiteConfig
-from gasguard.domain import MlSignal, OperatorCommand, OperatorResult, Output, Reading
+from gasguard.actuators.base import OutputDriver, ValveDriver
+from gasguard.actuators.factory import build_output_drivers, build_valve_drivers, close_drivers, run_drivers
+from gasguard.config import (
+    ModbusOutputDriver,
+    MqttOutputDriver,
+    OutputConfig,
+    SiteConfig,
+)
+from gasguard.domain import MlSignal, OperatorCommand, OperatorResult, Output, Reading, SystemFault
 from gasguard.mqtt_client import BrokerAddress
 from gasguard.notify import FanoutBus, Message
 from gasguard.pipeline import SafetyPipeline
@@ -46,6 +51,9 @@ SOURCE_RESTART_S = (1.0, 30.0)
 
 STORAGE_WATCH_S = 2.0
 """How often the reading writer's health is checked for an outage or lost readings (seconds)."""
+
+STORAGE_COMPONENT = "storage"
+"""The ``SystemFault`` component raised while storage is down past its buffer (it drops the fault relay)."""
 
 
 class UnknownChannelError(KeyError):
@@ -190,16 +198,19 @@ class Runtime:
         snapshots: SnapshotStore,
         clock: Callable[[], float],
         tick_s: float,
+        outputs: Mapping[str, OutputDriver] | None = None,
     ) -> None:
         self.site = site
         self.services = services
         self.bus: FanoutBus = services.bus
         self.clock = clock
         self.valves = dict(valves)
+        self.outputs = dict(outputs or {})
         self.snapshots = snapshots
         self.pipeline = SafetyPipeline(
             state,
             valves=self.valves,
+            outputs=self.outputs,
             events=OutputTap(self),
             readings=ReadingTap(self),
             snapshots=self.snapshots,
@@ -296,7 +307,8 @@ class Runtime:
         tasks = [
             asyncio.create_task(self.pipeline.run(), name="safety-pipeline"),
             asyncio.create_task(self.snapshots.run(), name="snapshot-store"),
-            asyncio.create_task(run_valve_drivers(self.valves), name="valve-drivers"),
+            asyncio.create_task(run_drivers(self.valves), name="valve-drivers"),
+            asyncio.create_task(run_drivers(self.outputs), name="output-drivers"),
             asyncio.create_task(self._watch_storage(), name="storage-watch"),
         ]
         tasks += [
@@ -332,17 +344,30 @@ class Runtime:
         with contextlib.suppress(Exception):
             self.snapshots.save(to_snapshot(self.pipeline.state), saved_at=self.clock())
             await self.snapshots.flush()
-        await close_valve_drivers(self.valves)
+        await close_drivers(self.valves)
+        await close_drivers(self.outputs)
 
     async def _watch_storage(self, every_s: float = STORAGE_WATCH_S) -> None:
         """Raise a health event (stored when possible, pushed live at once) when the reading writer
         starts buffering for an outage, starts dropping readings, or recovers: operators learn of it
-        on the dashboard and in the event log, not only from ``/api/v1/health``."""
+        on the dashboard and in the event log, not only from ``/api/v1/health``.
+
+        Storage down past its buffer (the writer DOWN: failing with the buffer full, readings being
+        lost) is also a ``SystemFault`` into the safety core, which drops the fault relay until the
+        database is back. Buffering through a short outage is not: that is what the buffer is for."""
         last = ComponentStatus.OK
         last_dropped = 0
         while True:
             await asyncio.sleep(every_s)
             health = self.services.writer.health()
+            if (health.status is ComponentStatus.DOWN) != (last is ComponentStatus.DOWN):
+                down = health.status is ComponentStatus.DOWN
+                detail = (
+                    f"database unreachable past the outage buffer of {health.capacity} readings"
+                    if down
+                    else "database reachable again"
+                )
+                self.pipeline.submit(SystemFault(STORAGE_COMPONENT, down, detail))
             if health.status is last and health.dropped == last_dropped:
                 continue
             if health.dropped > last_dropped:
@@ -501,6 +526,35 @@ class Runtime:
             "cameras": [cid for cid, cam in self.cameras.items() if cam.zone == zone.id],
         }
 
+    def outputs_view(self) -> list[dict[str, Any]]:
+        """Every output with its state, what drives it and what its driver sees, in site-file order.
+
+        For each: ``id``, ``name``, ``kind``, ``mode`` (off / on / pulsed), ``cause``, ``silenced``,
+        ``latched``, ``forced_until`` (an admin's test), ``zones``, ``levels``, ``driver`` (simulated,
+        modbus or mqtt), ``feedback`` (energised or not as the device reports it; ``None`` without
+        feedback or before the first report) and ``reachable`` (``False`` while its driver cannot reach
+        the device).
+        """
+        raw = self.pipeline.view()["outputs"]
+        rows = []
+        for _site, cfg in self.site.outputs():
+            state = raw.get(cfg.id)
+            if state is None:
+                continue
+            driver = self.outputs.get(cfg.id)
+            link = getattr(driver, "link", None)
+            rows.append(
+                {
+                    "id": cfg.id,
+                    "name": cfg.name or cfg.id,
+                    **state,
+                    "driver": _driver_kind(cfg),
+                    "feedback": _feedback(driver) if cfg.feedback or _driver_kind(cfg) == "simulated" else None,
+                    "reachable": not bool(getattr(link, "down", False)),
+                }
+            )
+        return rows
+
     def valves_view(self) -> list[dict[str, Any]]:
         return [valve for zone in self.zones_view() for valve in zone["valves"]]
 
@@ -518,6 +572,7 @@ class Runtime:
             "last_step_us": round(self.pipeline.last_step_s * 1e6, 1),
             "zones": len(self.pipeline.state.zones),
             "running": self._running,
+            "ticking": self.pipeline.ticking(),
         }
         if not self._running:
             return ComponentHealth(ComponentStatus.DOWN, detail)
@@ -576,6 +631,19 @@ class Runtime:
         )
 
 
+def _driver_kind(cfg: OutputConfig) -> str:
+    if isinstance(cfg.driver, ModbusOutputDriver):
+        return "modbus"
+    if isinstance(cfg.driver, MqttOutputDriver):
+        return "mqtt"
+    return "simulated"
+
+
+def _feedback(driver: object) -> bool | None:
+    value = getattr(driver, "feedback", None)
+    return value if isinstance(value, bool) else None
+
+
 _PRIORITY = {"A3": 5, "A2": 4, "VALVE_FAULT": 4, "ML": 3, "FAULT": 3, "ROR": 2, "A1": 1}
 
 
@@ -618,24 +686,29 @@ def build_runtime(
     services: Services,
     *,
     valves: Mapping[str, ValveDriver] | None = None,
+    outputs: Mapping[str, OutputDriver] | None = None,
     mqtt: BrokerAddress | None = None,
     clock: Callable[[], float] = time.time,
     tick_s: float = 0.5,
 ) -> Runtime:
     """Build the runtime for ``site`` and attach it to ``services`` (run by the web app's lifespan).
 
-    Valve drivers come from the site file (simulated, Modbus or MQTT) unless ``valves`` is given.
+    Valve and output drivers come from the site file (simulated, Modbus or MQTT) unless ``valves`` or
+    ``outputs`` is given.
     """
     if valves is None:
         valves = build_valve_drivers(site, mqtt=mqtt, prefix=services.settings.mqtt_topic_prefix)
+    if outputs is None:
+        outputs = build_output_drivers(site, mqtt=mqtt, prefix=services.settings.mqtt_topic_prefix)
     store = SnapshotStore(services.session_factory)
-    state, outputs = initial_state(site, store, clock())
+    state, initial = initial_state(site, store, clock())
     runtime = Runtime(
         site,
         services,
         state,
-        outputs,
+        initial,
         valves=valves,
+        outputs=outputs,
         snapshots=store,
         clock=clock,
         tick_s=tick_s,
