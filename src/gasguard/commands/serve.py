@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from gasguard.commands.apps import CliApps
+
+if TYPE_CHECKING:
+    from gasguard.runtime import Runtime
+    from gasguard.web.services import Services
 
 
 def register(apps: CliApps) -> None:
@@ -42,14 +48,39 @@ def register(apps: CliApps) -> None:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
 
+        from gasguard.watchdog import ALIVE_WITHIN_S, SystemdWatchdog, ping_interval_s, systemd_notifier
+
+        # Under systemd (Type=notify): READY=1 once serving, WATCHDOG=1 only while the safety loop ticks.
+        notifier = systemd_notifier()
+        systemd: SystemdWatchdog | None = None
+
+        def with_systemd(runtime: Runtime, services: Services) -> None:
+            nonlocal systemd
+            if notifier is None:
+                return
+            # When the watchdog fires systemd sends SIGABRT first: print where every thread was stuck.
+            faulthandler.enable()
+            pipeline = runtime.pipeline
+            systemd = SystemdWatchdog(notifier, lambda: pipeline.ticking(ALIVE_WITHIN_S), every_s=ping_interval_s())
+            services.background.append(systemd.run)
+
+            async def stopping() -> None:
+                if systemd is not None:
+                    systemd.stopping()
+
+            services.shutdown.insert(0, stopping)
+
         def ready() -> None:
             typer.echo(f"GasGuard is serving {path} at http://{host}:{port}/ (API docs at /docs)")
+            if systemd is not None:
+                systemd.ready()
 
         try:
             run_service(
                 site,
                 settings,
                 ServeOptions(host=host, port=port, log_level=log_level, migrate=migrate),
+                customise=with_systemd,
                 on_ready=ready,
             )
         except (DatabaseUnavailableError, SchemaOutOfDateError) as exc:
