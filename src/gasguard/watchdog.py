@@ -91,6 +91,8 @@ class SystemdWatchdog:
             self.notifier.notify("WATCHDOG=1")
             self.pings += 1
             return True
+        if not self.pings:
+            return False  # still starting: the safety loop has not ticked yet
         self.withheld += 1
         if self.withheld == 1 or self.withheld % 10 == 0:
             logger.error("safety loop not ticking: systemd watchdog ping withheld (%d so far)", self.withheld)

@@ -103,14 +103,14 @@ async def publish_heartbeats(
     The payload is the sending time (epoch seconds), handy when reading the broker's traffic. A
     publish error ends the loop; the driver's connection loop notices the broken client as well.
     """
-    withheld = False
+    withheld: bool | None = None  # None until the safety loop first ticks: start-up is not a hang
     while True:
         if alive():
             if withheld:
                 logger.warning("%s: safety loop ticking again; heartbeat resumed on %s", name, topic)
-                withheld = False
+            withheld = False
             await client.publish(topic, f"{time.time():.0f}", qos=0, retain=False)
-        elif not withheld:
+        elif withheld is False:
             logger.error("%s: safety loop not ticking; heartbeat withheld so the node goes to its safe state", name)
             withheld = True
         await asyncio.sleep(every_s)

@@ -241,12 +241,12 @@ class ModbusValve:
 
     async def _beat(self) -> None:
         every_s = self.config.heartbeat_s or 1.0
-        withheld = False
+        withheld: bool | None = None  # None until the safety loop first ticks: start-up is not a hang
         while True:
             if self._alive():
                 if withheld:
                     logger.warning("valve %s: safety loop ticking again; heartbeat resumed", self.valve_id)
-                    withheld = False
+                withheld = False
                 try:
                     await self.heartbeat()
                 except ValveDriverError as exc:
@@ -257,7 +257,7 @@ class ModbusValve:
                 else:
                     self._heartbeat_failures = 0
                     self.link.ok()
-            elif not withheld:
+            elif withheld is False:
                 logger.error(
                     "valve %s: safety loop not ticking; heartbeat withheld so the module's watchdog closes the valve",
                     self.valve_id,

@@ -104,7 +104,7 @@ class ModbusOutput:
 
     async def run(self) -> None:
         """Pulse, write heartbeats and read the feedback input until cancelled."""
-        withheld = False
+        withheld: bool | None = None  # None until the safety loop first ticks: start-up is not a hang
         try:
             while True:
                 pulsing = self.mode is OutputMode.PULSED
@@ -116,7 +116,7 @@ class ModbusOutput:
                 except TimeoutError:
                     pass
                 if not self._alive():
-                    if not withheld:
+                    if withheld is False:
                         logger.error(
                             "output %s: safety loop not ticking; writes withheld so the module's watchdog drops it",
                             self.output_id,
@@ -125,7 +125,7 @@ class ModbusOutput:
                     continue
                 if withheld:
                     logger.warning("output %s: safety loop ticking again; writes resumed", self.output_id)
-                    withheld = False
+                withheld = False
                 try:
                     await self.beat(pulse=pulsing)
                 except OutputDriverError as exc:
