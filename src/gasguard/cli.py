@@ -10,7 +10,7 @@ import logging
 
 import typer
 
-from gasguard.commands import bench, config_cmd, db, demo, ml, notify, serve, simulate, users, vision
+from gasguard.commands import bench, config_cmd, db, demo, maintenance, ml, notify, serve, simulate, users, vision
 from gasguard.commands.apps import CliApps
 
 
@@ -22,7 +22,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
     )
     apps = CliApps(root=root)
-    for module in (demo, serve, config_cmd, simulate, bench, ml, vision, db, users, notify):
+    for module in (demo, serve, config_cmd, simulate, bench, ml, vision, db, users, notify, maintenance):
         module.register(apps)
     apps.attach_groups()
     return root
