@@ -127,3 +127,23 @@ class LiveHarness(ApiHarness):
 
 def make_test_site() -> SiteConfig:
     return parse_site_config(yaml.safe_load(TEST_SITE), "test site")
+
+
+def make_test_site_with_outputs() -> SiteConfig:
+    """The test site with a kitchen sounder (pulsed until silenced, then steady until reset) and the
+    system-failure relay."""
+    data = yaml.safe_load(TEST_SITE)
+    data["sites"][0]["outputs"] = [
+        {
+            "id": "kitchen-sounder",
+            "name": "Kitchen sounder",
+            "kind": "sounder",
+            "zones": ["kitchen"],
+            "levels": ["A2", "A3"],
+            "latching": True,
+            "pulse_until_silenced": True,
+            "when_silenced": "steady",
+        },
+        {"id": "fault-relay", "kind": "fault_relay", "normally_energised": True},
+    ]
+    return parse_site_config(data, "test site with outputs")

@@ -330,6 +330,7 @@ class SafetyPipeline:
                         "health": ch.health.value,
                         "in_service": ch.in_service,
                         "over_range": ch.over_range,
+                        "test_until": ch.test_until,
                         "levels": {"A1": ch.a1, "A2": ch.a2, "A3": ch.a3},
                     }
                     for cid, ch in zone.channels.items()

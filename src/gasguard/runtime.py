@@ -494,6 +494,7 @@ class Runtime:
                     "health": ch_raw["health"],
                     "in_service": ch_raw["in_service"],
                     "over_range": ch_raw["over_range"],
+                    "test_until": ch_raw["test_until"],
                     "levels": ch_raw["levels"],
                     "setpoints": {"a1": cfg.setpoints.a1, "a2": cfg.setpoints.a2, "a3": cfg.setpoints.a3},
                 }

@@ -23,7 +23,7 @@ from gasguard.storage.migrate import upgrade_to_head
 from gasguard.web import build_services, create_app
 from gasguard.web.services import Services
 from gasguard.web.testing import NOW, PASSWORD, ApiHarness, FakeClock, make_settings
-from live_harness import LiveHarness, make_test_site
+from live_harness import LiveHarness, make_test_site, make_test_site_with_outputs
 
 
 @pytest.fixture(autouse=True)
@@ -74,6 +74,12 @@ def _live(tmp_path: Path, template: Path, site: SiteConfig) -> Iterator[LiveHarn
 def live(tmp_path: Path, migrated_template: Path) -> Iterator[LiveHarness]:
     """The API with a running safety pipeline on ``live_harness.TEST_SITE``."""
     yield from _live(tmp_path, migrated_template, make_test_site())
+
+
+@pytest.fixture
+def live_outputs(tmp_path: Path, migrated_template: Path) -> Iterator[LiveHarness]:
+    """The live test site with a kitchen sounder and the system-failure relay."""
+    yield from _live(tmp_path, migrated_template, make_test_site_with_outputs())
 
 
 @pytest.fixture

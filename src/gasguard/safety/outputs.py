@@ -31,7 +31,7 @@ from gasguard.domain import (
 from gasguard.safety.spec import OutputSpec, VoteBy
 
 if TYPE_CHECKING:
-    from gasguard.safety.interlock import ChannelState, PlantState, ZoneState
+    from gasguard.safety.state import ChannelState, PlantState, ZoneState
 
 MAX_OUTPUT_TEST_S = 600.0
 """Longest an admin may force an output for a test (10 minutes)."""

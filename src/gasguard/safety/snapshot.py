@@ -15,9 +15,10 @@ from typing import Any
 
 from gasguard.domain import ChannelHealth, ChannelHealthChanged, Level, Output, ValveState
 from gasguard.safety.failsafe import describe
-from gasguard.safety.interlock import PlantState, _build, _close, _trip
 from gasguard.safety.outputs import evaluate_outputs
+from gasguard.safety.rules import _close, _trip
 from gasguard.safety.spec import PlantSpec
+from gasguard.safety.state import PlantState, _build
 
 SNAPSHOT_VERSION = 1
 

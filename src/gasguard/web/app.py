@@ -39,11 +39,14 @@ from gasguard.web.routes import (
     alarms,
     auth,
     cameras,
+    channels,
     events,
     health,
     ingest,
+    maintenance,
     models,
     notifications,
+    outputs,
     readings,
     site,
     tokens,
@@ -179,10 +182,27 @@ def create_app(settings: ServiceSettings, services: Services | None = None) -> F
             content={"detail": describe_validation_errors(exc), "errors": _public_errors(exc)},
         )
 
-    for module in (auth, users, tokens, health, events, site, zones, alarms, valves, readings, ingest, models, cameras):
+    for module in (
+        auth,
+        users,
+        tokens,
+        health,
+        events,
+        site,
+        zones,
+        alarms,
+        valves,
+        channels,
+        outputs,
+        readings,
+        ingest,
+        models,
+        cameras,
+    ):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(notifications.router)
+    app.include_router(maintenance.router)
     add_api_docs(app)
     mount_dashboard(app, STATIC_DIR)
 

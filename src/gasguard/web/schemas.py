@@ -144,6 +144,9 @@ class ChannelView(LiveModel):
         default=False,
         description="Latched over range (gas above the sensor's span): A3 until a reset after a sensor check.",
     )
+    test_until: float | None = Field(
+        default=None, description="In TEST (bump test or calibration) until then: it does not vote; null: not."
+    )
     levels: dict[str, bool] = Field(description="Which of A1, A2, A3 are active now.")
     setpoints: dict[str, float] = Field(description="a1, a2, a3 in %LEL.")
 
@@ -173,7 +176,10 @@ class OutputPublic(LiveModel):
     zones: list[str]
     levels: list[str] = Field(description="The alarm levels that drive it (empty for the fault relay).")
     driver: str = Field(description="simulated, modbus or mqtt.")
-    feedback: str | None = Field(default=None, description="What the device reports back, where it can.")
+    feedback: bool | None = Field(
+        default=None, description="Energised or not, as the device reports it; null without feedback."
+    )
+    reachable: bool = Field(default=True, description="False while its driver cannot reach the device.")
 
 
 class StrippedReason(Strict):
@@ -183,6 +189,11 @@ class StrippedReason(Strict):
     @classmethod
     def _stripped(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value
+
+
+class ChannelTestBody(StrippedReason):
+    reason: str = Field(min_length=1, max_length=500, description="Why the channel is tested (audited).")
+    minutes: int = Field(ge=1, le=30, description="A test always ends: at most 30 minutes.")
 
 
 class OutputTestBody(StrippedReason):
