@@ -249,13 +249,25 @@ def release_latches(state: PlantState, zone_id: str) -> None:
             output.latched = False
 
 
-def silence(state: PlantState, cmd: OperatorCommand, now: float) -> tuple[str, bool, str]:
+_OpAnswer = tuple[str, bool, str]
+
+
+def _named_output(state: PlantState, cmd: OperatorCommand) -> tuple[OutputState | None, _OpAnswer | None]:
+    """The output a command names, or the refusal: unknown output, or an operator without a name."""
     output = state.outputs.get(cmd.target)
     if output is None:
-        return "", False, f"refused: no output {cmd.target!r}"
-    zone = output.spec.zones[0]
+        return None, ("", False, f"refused: no output {cmd.target!r}")
     if not cmd.user.strip():
-        return zone, False, "refused: the operator must be named"
+        return None, (output.spec.zones[0], False, "refused: the operator must be named")
+    return output, None
+
+
+def silence(state: PlantState, cmd: OperatorCommand, now: float) -> _OpAnswer:
+    output, refusal = _named_output(state, cmd)
+    if output is None:
+        assert refusal is not None
+        return refusal
+    zone = output.spec.zones[0]
     if output.is_fault_relay:
         return zone, False, f"refused: {cmd.target} is the system-failure relay; fix the fault instead"
     if not output.on:
@@ -265,13 +277,12 @@ def silence(state: PlantState, cmd: OperatorCommand, now: float) -> tuple[str, b
     return zone, True, f"{cmd.target} silenced ({after}); the alarms themselves are not acknowledged"
 
 
-def start_output_test(state: PlantState, cmd: OperatorCommand, now: float) -> tuple[str, bool, str]:
-    output = state.outputs.get(cmd.target)
+def start_output_test(state: PlantState, cmd: OperatorCommand, now: float) -> _OpAnswer:
+    output, refusal = _named_output(state, cmd)
     if output is None:
-        return "", False, f"refused: no output {cmd.target!r}"
+        assert refusal is not None
+        return refusal
     zone = output.spec.zones[0]
-    if not cmd.user.strip():
-        return zone, False, "refused: the operator must be named"
     if not cmd.reason.strip():
         return zone, False, "refused: test_output needs a reason"
     if not cmd.admin:
