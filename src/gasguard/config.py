@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gasguard.domain import Level, OutputKind
+from gasguard.maintenance.config import MaintenanceConfig
 from gasguard.notifications.config import NotificationsConfig
 from gasguard.safety.lel import GASES, LEL_TABLES, lel_vol_pct, ppm_to_lel_pct
 from gasguard.safety.spec import (
@@ -428,12 +429,17 @@ class SiteEntry(_Strict):
     lel_basis: str = Field("niosh", description=f"LEL table: {', '.join(sorted(LEL_TABLES))}.")
     zones: list[ZoneConfig] = Field(min_length=1)
     outputs: list[OutputConfig] = Field(default_factory=list, description="Sounders, beacons, fans, relays.")
+    maintenance: MaintenanceConfig | None = Field(
+        None, description="Test intervals and tolerances (docs/maintenance.md); null: the defaults."
+    )
 
     @model_validator(mode="after")
     def _basis(self) -> Self:
         if self.lel_basis not in LEL_TABLES:
             raise ValueError(f"lel_basis must be one of {sorted(LEL_TABLES)}")
         zone_ids = {z.id for z in self.zones}
+        if self.maintenance is not None:
+            self.maintenance.check_ids(zone_ids, (c.id for z in self.zones for c in z.channels))
         for output in self.outputs:
             for field_name in ("zones", "fault_zones"):
                 named = getattr(output, field_name)

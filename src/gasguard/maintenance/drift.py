@@ -255,11 +255,11 @@ def _zero_warning(report: DriftReport, fit: LineFit, horizon_days: float) -> Non
 
 
 def _span(session: Session, report: DriftReport, ch: ChannelInfo, tol_pct: float, end: float, horizon: float) -> None:
-    bumps = list_records(session, kind=RecordKind.BUMP, end=end, target=ch.id, limit=1000, oldest_first=True)
+    bumps = list_records(session, kind=RecordKind.BUMP, target=ch.id, limit=1000, oldest_first=True)
     report.span_points = [
         (rec["ts"], 100.0 * rec["peak_lel_pct"] / rec["applied_lel_pct"])
         for rec in bumps
-        if rec["applied_lel_pct"] and rec["peak_lel_pct"] is not None
+        if rec["ts"] <= end and rec["applied_lel_pct"] and rec["peak_lel_pct"] is not None
     ]
     if len(report.span_points) < 3:
         return

@@ -249,7 +249,7 @@ def _epoch(value: datetime | None) -> float | None:
 
 def _unprocessable(exc: RecordError | str) -> HTTPException:
     """A 422 whose ``detail`` starts with the field at fault: ``channel: no channel 'x' ...``."""
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=str(exc))
+    return HTTPException(422, detail=str(exc))
 
 
 def _maintenance(services: Services) -> Maintenance | None:
