@@ -9,6 +9,8 @@ Create Date: 2026-12-04
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -18,7 +20,8 @@ branch_labels = None
 depends_on = None
 
 
-def _common(*extra: sa.Column) -> list[sa.Column]:  # type: ignore[type-arg]
+def _common(*extra: sa.Column[Any]) -> list[Any]:
+    """The columns every record table has (id, ts, zone, note), around the kind's own."""
     return [
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("ts", sa.Double(), nullable=False),
