@@ -157,9 +157,11 @@ def make_client(
     client_id: str,
     availability_topic: str | None,
     timeout_s: float = 10.0,
+    clean_session: bool | None = None,
 ) -> aiomqtt.Client:
     """An aiomqtt client with GasGuard's defaults: the broker's credentials and TLS, a last will on the
-    availability topic, no Nagle delay."""
+    availability topic, no Nagle delay. ``clean_session=False`` asks the broker to keep the session
+    (subscriptions and queued QoS 1 messages) while the client is away: a zone worker's readings."""
     will = aiomqtt.Will(availability_topic, OFFLINE, qos=1, retain=True) if availability_topic else None
     return aiomqtt.Client(
         broker.host,
@@ -172,6 +174,7 @@ def make_client(
         timeout=timeout_s,
         tls_context=tls_context(broker),
         socket_options=[TCP_NODELAY],
+        clean_session=clean_session,
     )
 
 

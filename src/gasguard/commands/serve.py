@@ -12,7 +12,10 @@ import typer
 from gasguard.commands.apps import CliApps
 
 if TYPE_CHECKING:
+    from gasguard.config import SiteConfig
     from gasguard.runtime import Runtime
+    from gasguard.serving import ServeOptions
+    from gasguard.settings import ServiceSettings
     from gasguard.web.services import Services
 
 
@@ -28,6 +31,15 @@ def register(apps: CliApps) -> None:
             True, "--migrate/--no-migrate", help="Bring the database schema up to date before serving."
         ),
         log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+        role: str = typer.Option(
+            "all",
+            "--role",
+            help="all: every zone in this process (default). worker: lease zones on PostgreSQL and run their "
+            "safety pipelines. web: API and dashboard only, no safety state.",
+        ),
+        zones: str | None = typer.Option(
+            None, "--zones", help="With --role worker: only these zones (comma-separated). Default: any free zone."
+        ),
     ) -> None:
         """Serve the API, the dashboard and the live safety pipeline for a site."""
         from gasguard.commands.failures import exit_for_database
@@ -47,6 +59,15 @@ def register(apps: CliApps) -> None:
         except (ConfigError, UnsafeSettingsError, ValueError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
+
+        if role != "all":
+            _serve_role(
+                role, zones, site, settings, ServeOptions(host=host, port=port, log_level=log_level, migrate=migrate)
+            )
+            return
+        if zones is not None:
+            typer.echo("error: --zones needs --role worker", err=True)
+            raise typer.Exit(2)
 
         from gasguard.watchdog import ALIVE_WITHIN_S, SystemdWatchdog, ping_interval_s, systemd_notifier
 
@@ -88,3 +109,32 @@ def register(apps: CliApps) -> None:
         except ServeError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
+
+
+def _serve_role(
+    role: str, zones: str | None, site: SiteConfig, settings: ServiceSettings, options: ServeOptions
+) -> None:
+    """``--role worker`` or ``--role web`` (gasguard.workers); the single process never comes here."""
+    from gasguard.commands.failures import exit_for_database
+    from gasguard.serving import ServeError
+    from gasguard.storage.engine import DatabaseUnavailableError
+    from gasguard.storage.migrate import SchemaOutOfDateError
+    from gasguard.workers.serve import RoleError, serve_web, serve_worker
+
+    def ready() -> None:
+        typer.echo(f"GasGuard {role} is serving at http://{options.host}:{options.port}/")
+
+    try:
+        if role == "worker":
+            serve_worker(site, settings, options, zones=zones, on_ready=ready)
+        elif role == "web":
+            if zones is not None:
+                raise RoleError("--zones needs --role worker")
+            serve_web(site, settings, options, on_ready=ready)
+        else:
+            raise RoleError(f"--role must be all, worker or web (not {role!r})")
+    except (DatabaseUnavailableError, SchemaOutOfDateError) as exc:
+        raise exit_for_database(exc) from None
+    except (RoleError, ServeError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2 if isinstance(exc, RoleError) else 1) from None

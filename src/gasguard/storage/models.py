@@ -274,3 +274,16 @@ class ProofTestRow(Base):
     measured: Mapped[bool] = mapped_column(Boolean(), nullable=False)
     note: Mapped[str] = mapped_column(Text(), nullable=False, default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON(), nullable=False, default=dict)
+
+
+class ZoneLeaseRow(Base):
+    """Who owns a zone's safety state until when (database clock, epoch seconds); ``token`` grows with
+    every new owner and fences its writes. Only ``gasguard serve --role worker`` uses it."""
+
+    __tablename__ = "zone_leases"
+
+    zone: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128), nullable=False)
+    token: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    acquired_at: Mapped[float] = mapped_column(Double(), nullable=False)
+    expires_at: Mapped[float] = mapped_column(Double(), nullable=False)

@@ -1,0 +1,224 @@
+"""``gasguard serve --role worker``: own zones through leases, run their safety pipelines, give them up
+the moment a lease cannot be renewed, and take over zones whose owner died.
+
+The worker is a loop over leases (``gasguard.workers.lease``) around ``OwnedZone``s: every
+``renew_every_s`` it renews the leases it holds and tries to acquire the candidate zones it does not
+(``--zones``, or every zone of the site file). A separate deadline watcher, on the monotonic clock and
+independent of the database calls (which may hang), stops a zone whose last successful renewal was
+sent more than ``hold_s`` ago: before its lease can expire for anyone else.
+
+Balancing is first come: a worker without ``--zones`` takes every free zone, so two such workers are
+an active and a standby. Pin zones with ``--zones`` to spread them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, create_engine
+
+from gasguard.config import SiteConfig
+from gasguard.ingest.mqtt import MqttPublisher
+from gasguard.mqtt_client import BrokerAddress
+from gasguard.web.services import Services
+from gasguard.workers.lease import LeaseTable, LeaseTiming
+from gasguard.workers.zone import OwnedZone
+
+log = logging.getLogger(__name__)
+
+DEADLINE_CHECK_S = 0.1
+"""How often held leases are checked against their deadlines (seconds)."""
+
+
+def worker_id() -> str:
+    """A name that says which process on which machine owns a zone (shown in health and refusals)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Held:
+    """A zone we own: its runtime, the lease token and our own deadline (monotonic seconds)."""
+
+    zone: OwnedZone
+    token: int
+    deadline: float
+
+
+@dataclass
+class WorkerStats:
+    acquired: int = 0
+    lost: int = 0
+    last_error: str | None = None
+    takeovers: list[dict[str, Any]] = field(default_factory=list)
+
+
+class ZoneWorker:
+    """Leases in, zone runtimes out (see the module docstring)."""
+
+    def __init__(
+        self,
+        site: SiteConfig,
+        services: Services,
+        *,
+        candidates: list[str],
+        broker: BrokerAddress | None,
+        lease_engine: Engine | None = None,
+        timing: LeaseTiming = LeaseTiming(),
+        owner: str | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.site = site
+        self.services = services
+        self.candidates = list(candidates)
+        self.broker = broker
+        self.timing = timing
+        self.owner = owner or worker_id()
+        self.clock = clock
+        self.monotonic = monotonic
+        # Leases on their own small pool, so a slow reading writer never delays a renewal.
+        url = services.settings.resolved_database_url()
+        self.engine = lease_engine or create_engine(
+            url, pool_size=2, max_overflow=2, pool_pre_ping=True, connect_args={"connect_timeout": 2}
+        )
+        self.leases = LeaseTable(self.engine)
+        self.held: dict[str, Held] = {}
+        self.stats = WorkerStats()
+
+    # ------------------------------------------------------------------ lease loop
+
+    async def run(self) -> None:
+        """Renew, acquire and watch deadlines until cancelled; then give every zone up in order."""
+        watcher = asyncio.create_task(self._watch_deadlines(), name="lease-deadlines")
+        try:
+            while True:
+                started = self.monotonic()
+                try:
+                    await self._round()
+                except Exception as exc:  # the database is away: deadlines still stop our zones in time
+                    self.stats.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                    log.warning("lease round failed: %s", self.stats.last_error)
+                await asyncio.sleep(max(0.0, self.timing.renew_every_s - (self.monotonic() - started)))
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await self.release_all()
+
+    async def _round(self) -> None:
+        for zone_id, held in list(self.held.items()):
+            sent = self.monotonic()
+            ok = await asyncio.to_thread(self.leases.renew, zone_id, self.owner, held.token, self.timing.ttl_s)
+            if self.held.get(zone_id) is not held:
+                continue  # lost to its deadline while the renewal was in flight
+            if ok:
+                held.deadline = sent + self.timing.hold_s
+            else:
+                await self._lose(zone_id, "the lease was not renewed in time (another worker may own it)")
+        for zone_id in self.candidates:
+            if zone_id in self.held:
+                continue
+            sent = self.monotonic()
+            token = await asyncio.to_thread(self.leases.acquire, zone_id, self.owner, self.timing.ttl_s)
+            if token is not None:
+                await self._take(zone_id, token, deadline=sent + self.timing.hold_s)
+
+    async def _take(self, zone_id: str, token: int, *, deadline: float) -> None:
+        began = self.clock()
+        # Built on the loop: drivers may make asyncio objects; the snapshot read is one short query.
+        zone = OwnedZone(
+            self.site,
+            zone_id,
+            self.services,
+            engine=self.engine,
+            leases=self.leases,
+            owner=self.owner,
+            token=token,
+            broker=self.broker,
+            clock=self.clock,
+        )
+        if self.monotonic() >= deadline:
+            log.warning("zone %s restored too late for its lease deadline; not started", zone_id)
+            return
+        zone.start()
+        self.held[zone_id] = Held(zone, token, deadline)
+        self.stats.acquired += 1
+        record = {"zone": zone_id, "token": token, "at": began, "restored_s": round(self.clock() - began, 3)}
+        record["tripped"] = zone.tripped
+        self.stats.takeovers.append(record)
+        log.warning(
+            "worker %s owns zone %s (lease token %d; restored %s in %.2f s)",
+            self.owner,
+            zone_id,
+            token,
+            "tripped" if zone.tripped else "not tripped",
+            record["restored_s"],
+        )
+
+    async def _lose(self, zone_id: str, why: str) -> None:
+        held = self.held.pop(zone_id, None)
+        if held is None:
+            return
+        self.stats.lost += 1
+        log.error("worker %s stops driving zone %s: %s", self.owner, zone_id, why)
+        await held.zone.stop(orderly=False)
+
+    async def _watch_deadlines(self) -> None:
+        while True:
+            now = self.monotonic()
+            for zone_id, held in list(self.held.items()):
+                if now >= held.deadline:
+                    await self._lose(zone_id, f"no lease renewal for {self.timing.hold_s:.0f} s")
+            await asyncio.sleep(DEADLINE_CHECK_S)
+
+    async def release_all(self) -> None:
+        """Orderly stop: store each zone's snapshot while the lease is ours, then release the lease so a
+        standby takes over at once instead of waiting for the expiry."""
+        for zone_id, held in list(self.held.items()):
+            self.held.pop(zone_id, None)
+            with contextlib.suppress(Exception):
+                await held.zone.stop(orderly=True)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.leases.release, zone_id, self.owner, held.token)
+            log.info("worker %s released zone %s", self.owner, zone_id)
+
+    # ------------------------------------------------------------------ views
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "worker": self.owner,
+            "candidates": self.candidates,
+            "owns": {
+                zone_id: {
+                    "token": h.token,
+                    "tripped": h.zone.tripped,
+                    "deadline_in_s": round(h.deadline - self.monotonic(), 2),
+                }
+                for zone_id, h in self.held.items()
+            },
+            "acquired": self.stats.acquired,
+            "lost": self.stats.lost,
+            "takeovers": self.stats.takeovers[-10:],
+            "last_error": self.stats.last_error,
+        }
+
+
+async def forward_events(services: Services, broker: BrokerAddress, *, publish_audit: bool) -> None:
+    """Stored events out to the broker (``gasguard/events/<kind>``): what the web tier follows live."""
+    publisher = MqttPublisher(broker, prefix=services.settings.mqtt_topic_prefix, publish_audit=publish_audit)
+    subscription = services.bus.subscribe(maxsize=10_000)
+    pump = asyncio.create_task(publisher.run())
+    try:
+        async for message in subscription:
+            await publisher.publish(message)
+    finally:
+        pump.cancel()

@@ -1,0 +1,183 @@
+"""One owned zone inside a worker: the unchanged ``Runtime`` and ``SafetyPipeline`` built for a site file
+cut down to that zone, its snapshot fenced by the lease, and its readings from the zone's own MQTT
+session.
+
+Why a session per zone (client id ``gasguard-zone-<site>-<zone>``, clean session off, QoS 1) and not
+a shared subscription: readings belong to the zone, not to whichever worker runs it. While the owner
+is dead and before a standby takes over, the broker queues the zone's QoS 1 readings in that
+session; the new owner connects with the same client id and receives them, so no reading the broker
+acknowledged to a detector is lost across a takeover (up to the broker's ``max_queued_messages``,
+see deploy/compose/mosquitto.conf). A shared subscription (``$share/...``) would instead hand a zone's
+readings to any worker, and the ones sent to the dead worker's session would be dropped. Connecting
+with the same client id also disconnects a paused former owner from the zone's readings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine
+
+from gasguard.actuators.factory import build_output_drivers, build_valve_drivers, close_drivers
+from gasguard.config import SiteConfig
+from gasguard.ingest.mqtt import MqttReadingSource
+from gasguard.mqtt_client import BrokerAddress, make_client
+from gasguard.runtime import Runtime, UnknownChannelError, initial_state
+from gasguard.storage.snapshots import PLANT_SCOPE, SnapshotStore, load_snapshot, save_snapshot
+from gasguard.web.services import Services
+from gasguard.workers.lease import LeaseTable
+
+log = logging.getLogger(__name__)
+
+
+class LeaseLostError(RuntimeError):
+    """A snapshot write was refused because the writer no longer holds the zone's lease."""
+
+
+def site_for_zone(site: SiteConfig, zone_id: str) -> SiteConfig:
+    """The site file with only ``zone_id`` (and the outputs that only that zone drives)."""
+    for entry, zone in site.zones():
+        if zone.id != zone_id:
+            continue
+        outputs = [o for o in entry.outputs if isinstance(o.zones, list) and o.zones == [zone_id]]
+        skipped = [o.id for o in entry.outputs if o not in outputs]
+        if skipped:
+            log.warning("outputs %s span several zones and are not driven by a zone worker", ", ".join(skipped))
+        sub = entry.model_copy(update={"zones": [zone], "outputs": outputs})
+        return site.model_copy(update={"sites": [sub]})
+    raise KeyError(f"zone {zone_id!r} is not in the site file")
+
+
+class FencedSnapshotStore(SnapshotStore):
+    """The zone's snapshot (scope = zone id), written only while our lease token is current.
+
+    Loading falls back to the single-process ``plant`` snapshot, so a site moving from one process to
+    workers keeps its latched trips and closed valves."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        session_factory: Callable[[], Any],
+        leases: LeaseTable,
+        *,
+        zone: str,
+        owner: str,
+        token: int,
+    ) -> None:
+        super().__init__(session_factory, scope=zone)
+        self._engine = engine
+        self._leases = leases
+        self._owner = owner
+        self._token = token
+
+    def _write(self, data: dict[str, Any], saved_at: float) -> None:
+        with self._session_factory() as session, session.begin():
+            if not self._leases.holds(session.connection(), self.scope, self._owner, self._token):
+                raise LeaseLostError(f"lease on zone {self.scope} lost; snapshot not stored")
+            save_snapshot(session, scope=self.scope, data=data, saved_at=saved_at)
+
+    def load(self) -> tuple[dict[str, Any], float] | None:
+        with self._session_factory() as session:
+            return load_snapshot(session, scope=self.scope) or load_snapshot(session, scope=PLANT_SCOPE)
+
+
+class ZoneReadingSource(MqttReadingSource):
+    """Readings of one zone from its persistent MQTT session (see the module docstring)."""
+
+    def __init__(self, broker: BrokerAddress, *, prefix: str, site: str, zone: str, **kwargs: Any) -> None:
+        super().__init__(broker, prefix=prefix, site=site, client_id=f"gasguard-zone-{site}-{zone}", **kwargs)
+        self.subscription = f"{prefix}/{site}/{zone}/+/reading"
+
+    async def feed(self, submit: Callable[[Any], None]) -> None:
+        """Connect (same client id, clean session off), subscribe at QoS 1 and submit every reading."""
+        client = make_client(self.broker, client_id=self.client_id, availability_topic=None, clean_session=False)
+        async with client:
+            self.stats.connected = True
+            self.stats.connects += 1
+            await client.subscribe(self.subscription, qos=1)
+            log.info("zone session %s subscribed to %s", self.client_id, self.subscription)
+            try:
+                async for message in client.messages:
+                    payload = message.payload if isinstance(message.payload, bytes | str) else b""
+                    incoming = self.handle(message.topic.value, payload)
+                    if incoming is None:
+                        continue
+                    for reading in incoming.parsed.readings:
+                        try:
+                            submit(reading)
+                        except UnknownChannelError as exc:
+                            log.warning("reading for a channel the site file lacks: %s", exc)
+            finally:
+                self.stats.connected = False
+
+
+class OwnedZone:
+    """A zone this worker owns: its runtime running as a task, stopped the moment the lease is gone."""
+
+    def __init__(
+        self,
+        site: SiteConfig,
+        zone: str,
+        services: Services,
+        *,
+        engine: Engine,
+        leases: LeaseTable,
+        owner: str,
+        token: int,
+        broker: BrokerAddress | None,
+        clock: Callable[[], float],
+        tick_s: float = 0.5,
+    ) -> None:
+        self.zone = zone
+        self.token = token
+        subsite = site_for_zone(site, zone)
+        prefix = services.settings.mqtt_topic_prefix
+        store = FencedSnapshotStore(engine, services.session_factory, leases, zone=zone, owner=owner, token=token)
+        state, initial = initial_state(subsite, store, clock())
+        self.runtime = Runtime(
+            subsite,
+            services,
+            state,
+            initial,
+            valves=build_valve_drivers(subsite, mqtt=broker, prefix=prefix),
+            outputs=build_output_drivers(subsite, mqtt=broker, prefix=prefix),
+            snapshots=store,
+            clock=clock,
+            tick_s=tick_s,
+        )
+        self.source: ZoneReadingSource | None = None
+        if broker is not None:
+            site_id = subsite.sites[0].id
+            self.source = ZoneReadingSource(broker, prefix=prefix, site=site_id, zone=zone, clock=clock)
+            source = self.source
+
+            async def consume(rt: Runtime) -> None:
+                await source.feed(rt.submit_reading)
+
+            self.runtime.add_source(f"mqtt-zone-{zone}", consume, lambda: {"connected": source.stats.connected})
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.runtime.run(), name=f"zone-{self.zone}")
+
+    @property
+    def tripped(self) -> bool:
+        return bool(self.runtime.pipeline.state.zones[self.zone].tripped)
+
+    async def stop(self, *, orderly: bool) -> None:
+        """Stop driving the zone now. ``orderly``: also store the newest snapshot (while the lease is
+        still ours); after a lost lease nothing is written, the next owner restores what was stored."""
+        task = self._task
+        if orderly:
+            await self.runtime.stop()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if not orderly:
+            await close_drivers(self.runtime.valves)
+            await close_drivers(self.runtime.outputs)
