@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sqlite3
 import sys
 import tempfile
@@ -110,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         fetched = sum(len(chunk) for chunk in stream_readings(engine, start, end))
         fetch_s = time.perf_counter() - fetch_started
         log.info("read back %d readings in %.1f s", fetched, fetch_s)
+        load_before = os.getloadavg()[0]
+        cpu_started = time.process_time()
         result = run_replay(engine, plant(args.channels, a2=15.0), start=start, end=end)
+        cpu_s = time.process_time() - cpu_started
+        load_after = os.getloadavg()[0]
         engine.dispose()
         size_mb = path.stat().st_size / 1e6
     rate = result.readings_per_s
@@ -124,10 +129,15 @@ def main(argv: list[str] | None = None) -> int:
         "fetch_only_readings_per_s": round(fetched / fetch_s) if fetch_s else None,
         "replay_s": round(result.seconds, 2),
         "replay_readings_per_s": round(rate),
+        "replay_cpu_s": round(cpu_s, 2),
+        "replay_cpu_readings_per_s": round(result.readings / cpu_s) if cpu_s else None,
+        "cpus": os.cpu_count(),
+        "load_average": [round(load_before, 2), round(load_after, 2)],
         "replayed_alarms": len([o for o in result.replayed if o.kind == "alarm"]),
         "replayed_trips": len([o for o in result.replayed if o.kind == "trip"]),
         "week_readings": WEEK_READINGS,
         "week_estimate_s": round(WEEK_READINGS / rate, 1) if rate else None,
+        "week_estimate_cpu_s": round(WEEK_READINGS * cpu_s / result.readings, 1) if result.readings else None,
         "week_measured": result.readings >= WEEK_READINGS,
         "target_s": 300,
     }
@@ -136,10 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         scale = "measured" if figures["week_measured"] else f"extrapolated from {result.readings:,} readings"
         print(f"replay: {result.readings:,} readings in {result.seconds:.1f} s = {rate:,.0f} readings/s")
+        print(
+            f"  CPU time of the replay: {cpu_s:.1f} s ({figures['replay_cpu_readings_per_s']:,} readings/s); "
+            f"load average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} CPUs"
+        )
         print(f"  reading them back alone: {fetch_s:.1f} s ({figures['fetch_only_readings_per_s']:,} readings/s)")
         print(
             f"  a week of 100 channels at 1 Hz ({WEEK_READINGS:,} readings): "
-            f"{figures['week_estimate_s']} s ({scale}); target 300 s"
+            f"{figures['week_estimate_s']} s wall, {figures['week_estimate_cpu_s']} s of CPU ({scale}); target 300 s"
         )
     return 0
 

@@ -101,5 +101,10 @@ def test_cli_replay_prints_json(tmp_path: Path) -> None:
     code, out = _run(["replay", "--config", site, "--from", "2026-01-01", "--to", "2026-01-02", "--json"], tmp_path)
     assert code == 0, out
     data = json.loads(out)
-    assert data["readings"] == 0 and data["summary"]["trip"]["added"] == 0
+    # No stored readings at all: with the settings replayed, every channel goes stale and trips its zone.
+    assert data["readings"] == 0 and data["summary"]["trip"]["added"] == 2
+    assert {o["detail"] for o in data["added"] if o["kind"] == "trip"} == {
+        "1 of 1 required votes: lab-mq5 FAULT (stale)",
+        "1 of 1 required votes: kitchen-ch1 FAULT (stale)",
+    }
     assert "valves reach a commanded position at once" in data["assumptions"]

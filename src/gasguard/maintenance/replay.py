@@ -301,8 +301,7 @@ def run_replay(
     tick = Tick()
     next_tick = start + tick_s
     next_input = 0
-    pending_ts = inputs[0][0] if inputs else float("inf")
-    count = 0
+    inf = float("inf")
 
     def settle(now: float) -> None:
         while feedback:
@@ -311,40 +310,44 @@ def run_replay(
             if outs:
                 _collect(outs, now, replayed, feedback)
 
-    for chunk in stream_readings(engine, start, end, chunk_s=chunk_s):
-        for channel, ts, value in chunk:
-            while next_tick <= ts or pending_ts <= ts:
-                if pending_ts < next_tick:
-                    _, outs = step(state, inputs[next_input][1], pending_ts)
-                    now = pending_ts
-                    next_input += 1
-                    result.events_replayed += 1
-                    pending_ts = inputs[next_input][0] if next_input < len(inputs) else float("inf")
-                else:
-                    _, outs = step(state, tick, next_tick)
-                    now = next_tick
-                    next_tick += tick_s
-                if outs:
-                    _collect(outs, now, replayed, feedback)
-                    settle(now)
-            if channel not in known:
-                continue
-            count += 1
-            _, outs = step(state, Reading(channel, value, ts), ts)
+    def due_next() -> float:
+        return min(next_tick, inputs[next_input][0] if next_input < len(inputs) else inf)
+
+    def advance(ts: float) -> float:
+        """Step every tick and replayed input due at or before ``ts``; return when the next one is due."""
+        nonlocal next_tick, next_input
+        while due_next() <= ts:
+            if next_input < len(inputs) and inputs[next_input][0] < next_tick:
+                now, event = inputs[next_input]
+                next_input += 1
+                result.events_replayed += 1
+                _, outs = step(state, event, now)
+            else:
+                now = next_tick
+                next_tick += tick_s
+                _, outs = step(state, tick, now)
             if outs:
-                _collect(outs, ts, replayed, feedback)
-                if feedback:
-                    settle(ts)
+                _collect(outs, now, replayed, feedback)
+                settle(now)
+        return due_next()
+
+    count = 0
+    barrier = due_next()
+    for chunk in stream_readings(engine, start, end, chunk_s=chunk_s):
+        # The hot loop: one comparison per reading decides whether a tick or an input is due first.
+        for channel, ts, value in chunk:
+            if ts >= barrier:
+                barrier = advance(ts)
+            if channel in known:
+                count += 1
+                outs = step(state, Reading(channel, value, ts), ts)[1]
+                if outs:
+                    _collect(outs, ts, replayed, feedback)
+                    if feedback:
+                        settle(ts)
         if progress is not None:
             progress(count, chunk[-1][1])
-    while next_input < len(inputs):
-        ts, event = inputs[next_input]
-        next_input += 1
-        result.events_replayed += 1
-        _, outs = step(state, event, ts)
-        if outs:
-            _collect(outs, ts, replayed, feedback)
-            settle(ts)
+    advance(end)
     result.readings = count
     result.seconds = time.perf_counter() - started
     compare(result, match_window_s=match_window_s, same_within_s=same_within_s)
