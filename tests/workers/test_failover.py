@@ -284,3 +284,74 @@ def test_takeover_after_an_orderly_stop_is_immediate(plant: dict[str, Any]) -> N
         assert acquired_at - stopped_at < 4.0  # released on the way out: no waiting for the 5 s expiry
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{workers.logs()}") from None
+
+
+def test_operator_commands_reach_the_owning_worker_once_and_are_refused_without_an_owner(
+    plant: dict[str, Any], broker: BrokerAddress
+) -> None:
+    """The web tier's command path (CommandClient, as ``--role web`` uses it) against a real worker."""
+    import asyncio
+
+    from gasguard.domain import OperatorAction, OperatorCommand
+    from gasguard.workers.commands import CommandClient, request_topic
+    from gasguard.workers.lease import LeaseTable
+
+    engine: Engine = plant["engine"]
+    workers: Workers = plant["workers"]
+    valve: Valve = plant["valve"]
+    site = load_site_config(workers.site_file)
+    site_id = site.sites[0].id
+    reason = f"closing for the test {uuid.uuid4().hex[:6]}"
+    close = OperatorCommand(OperatorAction.CLOSE, "kitchen-valve", "operator-1", reason)
+
+    async def scenario() -> list[Any]:
+        client = CommandClient(broker, site, LeaseTable(engine), prefix="gasguard")
+        running = asyncio.create_task(client.run())
+        try:
+            await asyncio.wait_for(client._ready.wait(), 10)
+            refused = await client.operate(close)  # nobody owns the kitchen yet
+            workers.start("worker-a")
+            await asyncio.to_thread(_wait, lambda: _lease(engine, "kitchen"), 30, "worker-a to own the kitchen")
+            await asyncio.sleep(1.5)  # its command subscription is up
+            accepted = await client.operate(close)
+            return [refused, accepted]
+        finally:
+            running.cancel()
+
+    try:
+        refused, accepted = asyncio.run(scenario())
+        assert not refused.accepted
+        assert refused.message == "no worker owns zone kitchen: check the workers"
+        assert accepted.accepted, accepted.message
+        _wait(lambda: "CLOSE" in valve.since(0), 5, "CLOSE on the valve topic")
+
+        # A request delivered twice (QoS 1 may) is run once; the same answer is sent for both.
+        replies: list[bytes] = []
+        listener = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"test-web-{uuid.uuid4().hex[:6]}")
+        listener.on_message = lambda _c, _u, m: replies.append(m.payload)
+        listener.connect(broker.host, broker.port)
+        listener.subscribe("gasguard/replies/test-dup", qos=1)
+        listener.loop_start()
+        time.sleep(0.5)
+        twice = f"twice {uuid.uuid4().hex[:6]}"
+        request = {
+            "id": uuid.uuid4().hex,
+            "reply_to": "gasguard/replies/test-dup",
+            "expires_at": time.time() + 5,
+            "command": {"action": "close", "target": "kitchen-valve", "user": "operator-1", "reason": twice},
+        }
+        for _ in range(2):
+            listener.publish(
+                request_topic("gasguard", site_id, "kitchen"), json.dumps(request), qos=1
+            ).wait_for_publish(5)
+        _wait(lambda: len(replies) >= 2, 10, "two answers")
+        listener.loop_stop()
+        listener.disconnect()
+        assert replies[0] == replies[1]
+        with engine.connect() as connection:
+            runs = connection.execute(
+                text("SELECT count(*) FROM events WHERE reason = :r AND actor = 'operator-1'"), {"r": twice}
+            ).scalar()
+        assert runs == 1
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{workers.logs()}") from None

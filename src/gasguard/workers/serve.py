@@ -12,7 +12,7 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
@@ -27,7 +27,9 @@ from gasguard.storage.writer import ComponentStatus
 from gasguard.web import build_services, create_app
 from gasguard.web.health import ComponentHealth
 from gasguard.web.services import Services
+from gasguard.workers.commands import CommandClient, CommandServer
 from gasguard.workers.lease import LeaseStoreUnsupportedError, LeaseTable, unowned_message, zone_owners
+from gasguard.workers.remote import WebTierRuntime
 from gasguard.workers.worker import ZoneWorker, forward_events
 
 log = logging.getLogger(__name__)
@@ -103,6 +105,22 @@ def _run(main: Callable[[], Any]) -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
+async def supervised(
+    name: str, run: Callable[[], Awaitable[None]], *, backoff_s: tuple[float, float] = (1.0, 30.0)
+) -> None:
+    """Run a broker task for as long as the process serves, restarting it after a failure (broker away)."""
+    delay = backoff_s[0]
+    while True:
+        try:
+            await run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("%s failed (%s: %s); restarting in %.0f s", name, type(exc).__name__, exc, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, backoff_s[1])
+
+
 def worker_health_app(worker: ZoneWorker, services: Services) -> FastAPI:
     """Liveness for the container and the worker's leases for people; no API, no safety state served."""
     app = FastAPI(title="GasGuard worker", docs_url=None, redoc_url=None, openapi_url=None)
@@ -148,6 +166,10 @@ def serve_worker(
             tasks.append(
                 asyncio.create_task(forward_events(services, broker, publish_audit=settings.mqtt_publish_audit))
             )
+            commands = CommandServer(
+                broker, prefix=settings.mqtt_topic_prefix, owner=worker.owner, operate=worker.operate_owned
+            )
+            tasks.append(asyncio.create_task(supervised("commands", commands.run), name="commands"))
         leases = asyncio.create_task(worker.run(), name="zone-worker")
         log.info("worker %s started for zones %s", worker.owner, ", ".join(candidates))
         if on_ready is not None:
@@ -187,12 +209,23 @@ def serve_web(
         services.dispose()
         raise RoleError(str(exc)) from None
     services.health_checks["zones"] = zones_health(table, site_zone_ids(site))
+    broker = broker_from_settings(settings)
+    client: CommandClient | None = None
+    if broker is not None:
+        client = CommandClient(broker, site, table, prefix=settings.mqtt_topic_prefix)
+        services.runtime = WebTierRuntime(site, client)
     server = _uvicorn(create_app(settings, services), options, settings)
 
     async def main() -> None:
+        tasks = [asyncio.create_task(supervised("commands", client.run))] if client is not None else []
         if on_ready is not None:
             on_ready()
-        await server.serve()
+        try:
+            await server.serve()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     try:
         _run(main)

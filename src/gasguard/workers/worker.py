@@ -20,13 +20,14 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, create_engine
 
 from gasguard.config import SiteConfig
+from gasguard.domain import OperatorCommand, OperatorResult
 from gasguard.ingest.mqtt import MqttPublisher
 from gasguard.mqtt_client import BrokerAddress
 from gasguard.web.services import Services
@@ -190,6 +191,13 @@ class ZoneWorker:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.leases.release, zone_id, self.owner, held.token)
             log.info("worker %s released zone %s", self.owner, zone_id)
+
+    def operate_owned(self, zone_id: str, command: OperatorCommand) -> Awaitable[OperatorResult] | None:
+        """Run an operator command on a zone we hold now; ``None`` (stay silent) for any other zone."""
+        held = self.held.get(zone_id)
+        if held is None or self.monotonic() >= held.deadline:
+            return None
+        return held.zone.runtime.operate(command)
 
     # ------------------------------------------------------------------ views
 
