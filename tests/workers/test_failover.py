@@ -355,3 +355,38 @@ def test_operator_commands_reach_the_owning_worker_once_and_are_refused_without_
         assert runs == 1
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{workers.logs()}") from None
+
+
+def test_takeover_from_a_paused_owner_which_stops_at_its_own_deadline(plant: dict[str, Any]) -> None:
+    """SIGSTOP the owner (a hung machine, a VM paused): the standby takes over after the expiry; when the
+    old owner wakes it has already passed its own deadline, drops the zone and sends it no command."""
+    engine: Engine = plant["engine"]
+    workers: Workers = plant["workers"]
+    valve: Valve = plant["valve"]
+    detector: Detector = plant["detector"]
+    try:
+        first = workers.start("worker-a")
+        owner_a = _wait(lambda: _lease(engine, "kitchen"), 30, "worker-a to own the kitchen")[0]
+        second = workers.start("worker-b")
+        time.sleep(3)
+        detector.publish("kitchen-ch1", 30_000, time.time())
+        _wait(lambda: _stored_tripped(engine, "kitchen"), 10, "the tripped snapshot stored")
+
+        paused_at = time.time()
+        first.send_signal(signal.SIGSTOP)
+        owner_b, _token, acquired_at, _left = _wait(
+            lambda: (found := _lease(engine, "kitchen")) is not None and found[0] != owner_a and found,
+            TAKEOVER_LIMIT_S + 5,
+            "the standby to own the kitchen",
+        )
+        assert f":{second.pid}:" in owner_b and acquired_at - paused_at <= TAKEOVER_LIMIT_S
+        first.send_signal(signal.SIGCONT)
+        log_a = workers.folder / "worker-a.log"
+        _wait(lambda: "stops driving zone kitchen" in log_a.read_text(), 5, "worker-a to drop the kitchen")
+        time.sleep(2)
+        assert first.poll() is None  # still running, now a standby
+        assert _lease(engine, "kitchen") is not None and _lease(engine, "kitchen")[0] == owner_b  # type: ignore[index]
+        assert _stored_tripped(engine, "kitchen")
+        assert "OPEN" not in valve.since(0)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{workers.logs()}") from None

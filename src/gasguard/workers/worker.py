@@ -146,6 +146,7 @@ class ZoneWorker:
             token=token,
             broker=self.broker,
             clock=self.clock,
+            allowed=lambda: self._holds(zone_id, token),
         )
         if self.monotonic() >= deadline:
             log.warning("zone %s restored too late for its lease deadline; not started", zone_id)
@@ -191,6 +192,10 @@ class ZoneWorker:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.leases.release, zone_id, self.owner, held.token)
             log.info("worker %s released zone %s", self.owner, zone_id)
+
+    def _holds(self, zone_id: str, token: int) -> bool:
+        held = self.held.get(zone_id)
+        return held is not None and held.token == token and self.monotonic() < held.deadline
 
     def operate_owned(self, zone_id: str, command: OperatorCommand) -> Awaitable[OperatorResult] | None:
         """Run an operator command on a zone we hold now; ``None`` (stay silent) for any other zone."""

@@ -115,6 +115,42 @@ class ZoneReadingSource(MqttReadingSource):
                 self.stats.connected = False
 
 
+class LeaseGatedDriver:
+    """A valve or output driver that drops commands once our lease deadline has passed.
+
+    The zone task is cancelled at the deadline anyway; this closes the gap of a worker that was paused
+    (SIGSTOP, a VM migration, a long GC) past its deadline and, on waking, runs a pipeline step before
+    its deadline watcher: no command leaves a worker that no longer holds the zone. Everything else
+    (feedback, heartbeats, ``aclose``) is the wrapped driver's own."""
+
+    def __init__(self, driver: Any, allowed: Callable[[], bool], zone: str) -> None:
+        self._driver = driver
+        self._allowed = allowed
+        self._zone = zone
+        self.dropped = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._driver, name)
+
+    def attach(self, report: Any) -> None:
+        self._driver.attach(report)
+
+    def _gate(self, what: object) -> bool:
+        if self._allowed():
+            return True
+        self.dropped += 1
+        log.error("zone %s: %s not sent, this worker no longer holds the zone's lease", self._zone, what)
+        return False
+
+    async def drive(self, action: Any) -> None:
+        if self._gate(action):
+            await self._driver.drive(action)
+
+    async def set(self, mode: Any) -> None:
+        if self._gate(mode):
+            await self._driver.set(mode)
+
+
 class OwnedZone:
     """A zone this worker owns: its runtime running as a task, stopped the moment the lease is gone."""
 
@@ -130,6 +166,7 @@ class OwnedZone:
         token: int,
         broker: BrokerAddress | None,
         clock: Callable[[], float],
+        allowed: Callable[[], bool] = lambda: True,
         tick_s: float = 0.5,
     ) -> None:
         self.zone = zone
@@ -143,8 +180,14 @@ class OwnedZone:
             services,
             state,
             initial,
-            valves=build_valve_drivers(subsite, mqtt=broker, prefix=prefix),
-            outputs=build_output_drivers(subsite, mqtt=broker, prefix=prefix),
+            valves={
+                vid: LeaseGatedDriver(d, allowed, zone)
+                for vid, d in build_valve_drivers(subsite, mqtt=broker, prefix=prefix).items()
+            },
+            outputs={
+                oid: LeaseGatedDriver(d, allowed, zone)
+                for oid, d in build_output_drivers(subsite, mqtt=broker, prefix=prefix).items()
+            },
             snapshots=store,
             clock=clock,
             tick_s=tick_s,
