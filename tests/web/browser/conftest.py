@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,9 +135,17 @@ def server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iter
 
     One per test module: each module tells its own story from a cold start.
     """
+    with serve_site(tmp_path_factory, SITE_YAML) as served:
+        yield served
+
+
+@contextmanager
+def serve_site(tmp_path_factory: pytest.TempPathFactory, site_yaml: str) -> Iterator[Server]:
+    """Run ``gasguard serve`` on ``site_yaml`` with the test users, until the ``with`` block ends
+    (a module that needs another site, with outputs or notification routes, starts its own)."""
     root = tmp_path_factory.mktemp("served")
     site = root / "site.yaml"
-    site.write_text(SITE_YAML, encoding="utf-8")
+    site.write_text(site_yaml, encoding="utf-8")
     env = {
         **os.environ,
         "GASGUARD_DATA_DIR": str(root / "data"),
@@ -190,6 +199,19 @@ def server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iter
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def site_server() -> Callable[[pytest.TempPathFactory, str], Any]:
+    """``serve_site``, for a module that serves a site of its own (outputs, notification routes):
+    ``with site_server(tmp_path_factory, test_site_yaml + extra) as server: ...``."""
+    return serve_site
+
+
+@pytest.fixture(scope="session")
+def test_site_yaml() -> str:
+    """The test site's file (one kitchen, two methane channels, one valve), to extend."""
+    return SITE_YAML
 
 
 def _wait_until_ready(client: httpx.Client, process: subprocess.Popen[bytes], log_path: Path) -> None:

@@ -141,10 +141,12 @@ def test_operator_acknowledges_with_the_keyboard_and_has_no_admin_screen(
     expect(page.get_by_test_id("conn-status")).to_have_text("Live")
     expect(page.get_by_test_id("nav-admin")).to_have_count(0)
 
-    # Focus moves into the content; the next Tab reaches the zone's alarm link, Enter follows it.
+    # Focus moves into the content; Tab goes through each detector's "Test…" in reading order, then
+    # reaches the zone's alarm link, and Enter follows it.
     expect(page.locator("main")).to_be_focused()
-    page.keyboard.press("Tab")
-    expect(page.get_by_test_id("zone-alarms-kitchen")).to_be_focused()
+    for testid in ("channel-test-button-kitchen-ch1", "channel-test-button-kitchen-ch2", "zone-alarms-kitchen"):
+        page.keyboard.press("Tab")
+        expect(page.get_by_test_id(testid)).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("main")).to_have_attribute("data-view", "alarms")
 

@@ -33,6 +33,9 @@ let currentView = null;
 let refreshing = null;
 let refreshAgain = false;
 let refreshTimer = null;
+let outputsLoading = null;
+let outputsAgain = false;
+let outputsTimer = null;
 let beepTimer = null;
 let staleTimer = null;
 let wasLive = false;
@@ -49,6 +52,7 @@ const ctx = {
   },
   can: (needed) => Boolean(session) && hasRole(session.role, needed),
   refresh: () => refresh(),
+  refreshOutputs: () => refreshOutputs(),
   announce: (text, tone) => announce(text, tone),
 };
 
@@ -123,6 +127,7 @@ function startApp() {
     onSnapshot: (message) => {
       store.setView(message.data);
       seedSparks();
+      refreshOutputs(); // a (re)connect may have missed output messages
     },
     onEvent: onLiveEvent,
     onAuthRejected: () => signOut("Your session has ended. Sign in again."),
@@ -134,7 +139,7 @@ function buildNav() {
   const list = $("nav-list");
   list.replaceChildren(
     ...VIEWS.filter((v) => !v.minRole || ctx.can(v.minRole)).map((v) =>
-      h("li", {}, h("a", { href: `#/${v.id}`, testid: `nav-${v.id}`, "data-view": v.id, text: v.title })),
+      h("li", {}, h("a", { href: `#/${v.id}`, testid: `nav-${v.id}`, "data-view": v.id, text: v.navTitle || v.title })),
     ),
   );
 }
@@ -182,6 +187,36 @@ function refresh() {
   return refreshing;
 }
 
+/** Fetch the outputs (sounders, beacons, fans, relays); calls while one runs coalesce into one more. */
+function refreshOutputs() {
+  if (outputsLoading) {
+    outputsAgain = true;
+    return outputsLoading;
+  }
+  outputsLoading = (async () => {
+    try {
+      do {
+        outputsAgain = false;
+        store.outputsError = null;
+        store.setOutputs(await api("/api/v1/outputs"));
+      } while (outputsAgain);
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 401) {
+        store.outputsError = err instanceof ApiError ? err.detail : String(err);
+        store.emit("outputs");
+      }
+    } finally {
+      outputsLoading = null;
+    }
+  })();
+  return outputsLoading;
+}
+
+function scheduleOutputs() {
+  clearTimeout(outputsTimer);
+  outputsTimer = setTimeout(refreshOutputs, 100);
+}
+
 function scheduleRefresh() {
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(refresh, 100);
@@ -204,6 +239,9 @@ function onLiveEvent(message) {
     case "operator":
     case "health":
       scheduleRefresh();
+      break;
+    case "output":
+      scheduleOutputs();
       break;
     default:
       break;

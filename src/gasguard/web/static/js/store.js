@@ -18,6 +18,11 @@ class Store {
     this.sparks = new Map();
     /** @type {Map<string, object>} camera id -> latest camera summary */
     this.cameras = new Map();
+    /** @type {Map<string, object>} output id -> GET /api/v1/outputs row (for names in sentences) */
+    this.outputs = new Map();
+    /** null until the first answer; then whether outputs came, or why not (outputsError) */
+    this.outputsLoaded = false;
+    this.outputsError = null;
     this.signature = null;
     this.connection = "connecting";
     this.lastMessageAt = null;
@@ -109,6 +114,13 @@ class Store {
   applyCamera(camera) {
     this.cameras.set(camera.camera, { ...(this.cameras.get(camera.camera) || {}), ...camera });
     this.emit("camera", camera.camera);
+  }
+
+  /** The outputs as GET /api/v1/outputs lists them. */
+  setOutputs(outputs) {
+    this.outputs = new Map((outputs || []).map((o) => [o.id, o]));
+    this.outputsLoaded = true;
+    this.emit("outputs");
   }
 
   setConnection(state, detail) {

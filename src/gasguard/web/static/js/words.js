@@ -45,13 +45,108 @@ export function alarmSourcePhrase(alarm) {
   return String(alarm.source || "");
 }
 
-/** "New alarm: Warning (A1) in Kitchen, detector Above the hob." */
+/** "New alarm: Warning (A1) in Kitchen, detector Above the hob." ("New test alarm: ..." from a channel in TEST) */
 export function newAlarmNotice(alarm, more = 0) {
   const level = LEVEL_LABEL[alarm.level] || alarm.level;
   const where = alarm.zoneName || zoneName(alarm.zone);
   const source = alarmSourcePhrase(alarm);
   const rest = more > 0 ? ` (and ${more} more)` : "";
-  return `New alarm: ${level} in ${where}${source ? `, ${source}` : ""}${rest}.`;
+  return `New ${isTestAlarm(alarm) ? "test alarm" : "alarm"}: ${level} in ${where}${source ? `, ${source}` : ""}${rest}.`;
+}
+
+function escapeRegExp(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * The service's own sentences name things by id ("A2 on kitchen-ch1", "valve kitchen-valve closed"):
+ * say the names people know instead. Only whole ids are replaced (kitchen-ch1 is not in kitchen-ch10).
+ */
+export function withNames(text) {
+  let out = String(text || "");
+  const names = new Map();
+  for (const zone of store.zones.values()) {
+    for (const ch of zone.channels || []) if (ch.name && ch.name !== ch.id) names.set(ch.id, ch.name);
+    for (const v of zone.valves || []) if (v.name && v.name !== v.id) names.set(v.id, v.name);
+  }
+  for (const o of store.outputs.values()) if (o.name && o.name !== o.id) names.set(o.id, o.name);
+  // Longest first, so an id that contains another is replaced whole.
+  for (const id of [...names.keys()].sort((a, b) => b.length - a.length)) {
+    out = out.replace(new RegExp(`(?<![\\w-])${escapeRegExp(id)}(?![\\w-])`, "g"), names.get(id));
+  }
+  return out;
+}
+
+/** An output's cause as words: "kitchen-ch1 A2" -> "Alarm (A2) on Above the range". */
+export function causeText(cause) {
+  const match = /^(\S+) (A1|A2|A3|ROR|FAULT|VALVE_FAULT|ML)$/.exec(String(cause || "").trim());
+  if (match) return `${LEVEL_LABEL[match[2]] || match[2]} on ${alarmSourceName({ source: match[1], level: match[2] })}`;
+  return withNames(cause);
+}
+
+/** Whether an alarm is a test alarm: raised while its channel is in TEST (it drives nothing). */
+export function isTestAlarm(alarm) {
+  if (alarm.test) return true;
+  const found = alarm.source ? store.channel(alarm.source) : null;
+  return Boolean(found && found.channel.test_until);
+}
+
+/** "14:32" today, "4 Dec, 14:32" another day: when a test ends. */
+export function clockTime(ts) {
+  const d = new Date(ts * 1000);
+  const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  if (d.toDateString() === new Date().toDateString()) return time;
+  return `${d.toLocaleDateString([], { day: "numeric", month: "short" })}, ${time}`;
+}
+
+// ------------------------------------------------------------------ outputs
+
+export const OUTPUT_KIND_LABEL = {
+  sounder: "Sounder",
+  beacon: "Beacon",
+  fan: "Fan",
+  relay: "Relay",
+  fault_relay: "System-failure relay",
+};
+
+export function outputName(id) {
+  const output = store.outputs.get(id);
+  return output ? output.name || id : id;
+}
+
+/** What an output is doing, in words: "Sounding (pulsed)", "Energised: healthy", "Dropped: <cause>". */
+export function outputStateText(output) {
+  const mode = output.mode || "off";
+  if (output.kind === "fault_relay") {
+    if (mode !== "off") return "Energised: healthy";
+    const cause = output.forced_until || /^test: /.test(output.cause || "") ? "an admin's test" : output.cause;
+    return `Dropped: ${withNames(cause || "a system fault")}`;
+  }
+  const words = {
+    sounder: { off: "Quiet", on: "Sounding (steady)", pulsed: "Sounding (pulsed)" },
+    beacon: { off: "Off", on: "Flashing", pulsed: "Flashing (pulsed)" },
+    fan: { off: "Stopped", on: "Running", pulsed: "Running (pulsed)" },
+    relay: { off: "De-energised", on: "Energised", pulsed: "Pulsing" },
+  }[output.kind] || { off: "Off", on: "On", pulsed: "Pulsed" };
+  let text = words[mode] || mode;
+  if (output.silenced) text = mode === "off" ? "Silenced" : `${text}, silenced`;
+  return text;
+}
+
+/** The CSS tone of the state badge: alarm (sounding, dropped), ok (healthy), warn (silenced), off. */
+export function outputTone(output) {
+  const mode = output.mode || "off";
+  if (output.kind === "fault_relay") return mode === "off" ? "alarm" : "ok";
+  if (mode === "off") return output.silenced ? "warn" : "off";
+  return output.silenced ? "warn" : "alarm";
+}
+
+/** What drives an output: "A2, A3 in Kitchen", or for the fault relay "any system fault". */
+export function outputDrivers(output) {
+  if (output.kind === "fault_relay") return "any system fault, or GasGuard stopping";
+  const levels = (output.levels || []).join(", ") || "no alarm level";
+  const zones = (output.zones || []).map(zoneName).join(", ") || "no zone";
+  return `${levels} in ${zones}`;
 }
 
 // ------------------------------------------------------------------ events
@@ -77,6 +172,8 @@ const ACTION_WORDS = {
   uninhibit: "Return to service",
   silence: "Silence",
   test_output: "Test",
+  test_channel: "Put in TEST",
+  end_test: "End the test of",
 };
 
 const KIND_LABEL = {
@@ -86,6 +183,7 @@ const KIND_LABEL = {
   trip: "Trip",
   operator: "Operator",
   health: "Detector health",
+  output: "Output",
   audit: "Audit",
 };
 
@@ -93,11 +191,12 @@ export function eventKindLabel(kind) {
   return KIND_LABEL[kind] || humanKey(kind || "");
 }
 
-/** An operator command's target by name: a zone, a valve, a channel, or an alarm id zone/source/LEVEL. */
+/** An operator command's target by name: a zone, a valve, a channel, an output, or an alarm id. */
 function targetName(target) {
   if (!target) return "";
   if (store.zones.has(target)) return zoneName(target);
   if (store.channel(target)) return channelName(target);
+  if (store.outputs.has(target)) return outputName(target);
   const parts = target.split("/");
   if (parts.length === 3) {
     const [, source, level] = parts;
@@ -121,7 +220,7 @@ export function describeEvent(event) {
   const p = event.payload || {};
   switch (p.type) {
     case "AlarmChanged": {
-      const level = LEVEL_LABEL[p.level] || p.level;
+      const level = (p.test ? "Test alarm: " : "") + (LEVEL_LABEL[p.level] || p.level);
       const state = ALARM_STATE_WORDS[p.state] || ALARM_STATE_LABEL[p.state] || p.state;
       const value = typeof p.value === "number" ? ` at ${fmtNumber(p.value)} %LEL` : "";
       const source = isModelSource(p.level, p.source)
@@ -139,6 +238,11 @@ export function describeEvent(event) {
       return `GasGuard told valve ${valveName(p.valve)} to ${p.action}.`;
     case "ChannelHealthChanged":
       return `Detector ${channelName(p.channel)}: ${(HEALTH_LABEL[p.health] || p.health).toLowerCase()}.`;
+    case "OutputCommand": {
+      const output = store.outputs.get(p.output) || { id: p.output, kind: "" };
+      const state = outputStateText({ ...output, mode: p.mode, silenced: p.silenced, cause: p.reason });
+      return `${outputName(p.output)}: ${state.toLowerCase()}${p.forced ? " (an admin's test)" : ""}.`;
+    }
     case "ZoneTripChanged":
       return p.tripped
         ? `${zoneName(p.zone)} tripped: its valves are closed until a reset.`

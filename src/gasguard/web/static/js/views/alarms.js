@@ -1,6 +1,7 @@
 // Alarm summary after ISA-18.2: unacknowledged first; acknowledge, shelve (with reason and expiry),
 // unshelve; zone reset (refused by the safety core while gas is still present, and the reason shown)
-// for every zone that needs one: tripped, latched, or with a valve closed by hand.
+// for every zone that needs one: tripped, latched, or with a valve closed by hand. Test alarms (from a
+// channel in TEST) carry a TEST tag. Below the alarms, the notification incidents (incidents.js).
 
 import { api, ApiError, query } from "../api.js";
 import { isUnacked, sortAlarms } from "../alarms.js";
@@ -17,7 +18,8 @@ import {
   messageLine,
   replaceContent,
 } from "../ui.js";
-import { alarmSourceName, zoneName } from "../words.js";
+import { alarmSourceName, isTestAlarm, zoneName } from "../words.js";
+import { mountIncidents } from "./incidents.js";
 
 /** Last outcome per zone reset / alarm action, kept across redraws so the operator can read it. */
 const messages = new Map();
@@ -27,11 +29,17 @@ export const alarmsView = {
   title: "Alarms",
   mount(root, ctx) {
     messages.clear(); // outcomes belong to this visit of the screen, not to the next one
-    const state = { history: null };
+    // The incidents keep their own section, drawn by incidents.js, moved along on every redraw.
+    const incidents = h("section", { class: "panel", testid: "incidents-panel", "aria-labelledby": "incidents-title" });
+    const state = { history: null, incidents };
     const render = () => replaceContent(root, renderAlarms(ctx, state, render));
+    const stopIncidents = mountIncidents(incidents, ctx);
     render();
     const off = store.on("zones", render);
-    return () => off();
+    return () => {
+      off();
+      stopIncidents();
+    };
   },
 };
 
@@ -72,6 +80,7 @@ function renderAlarms(ctx, state, rerender) {
         ? h("p", { class: "empty", testid: "alarms-empty", text: "No active alarms." })
         : alarmTable(alarms, operator, ctx, rerender),
     ),
+    state.incidents,
     h(
       "section",
       { class: "panel", "aria-labelledby": "history-title" },
@@ -161,14 +170,20 @@ function alarmTable(alarms, operator, ctx, rerender) {
               "data-state": alarm.state,
               "data-level": alarm.level,
               class: `${isUnacked(alarm) ? "unacked" : ""} level-${String(alarm.level).toLowerCase()}`,
+              "data-test-alarm": String(isTestAlarm(alarm)),
             },
             h(
               "td",
               {},
-              h("span", {
-                class: `badge level-${String(alarm.level).toLowerCase()}`,
-                text: LEVEL_LABEL[alarm.level] || alarm.level,
-              }),
+              h(
+                "span",
+                { class: "tags" },
+                h("span", {
+                  class: `badge level-${String(alarm.level).toLowerCase()}`,
+                  text: LEVEL_LABEL[alarm.level] || alarm.level,
+                }),
+                isTestAlarm(alarm) ? testTag(`alarm-test-${alarm.id}`) : null,
+              ),
             ),
             h("td", { text: alarm.zoneName || alarm.zone }),
             h("td", { text: alarmSourceName(alarm) }),
@@ -274,6 +289,16 @@ async function ackAll(alarms, ctx, rerender) {
   rerender();
 }
 
+/** The tag of a test alarm: raised while its channel was in TEST; it drove no sounder and no valve. */
+export function testTag(testid) {
+  return h("span", {
+    class: "badge test-badge",
+    testid,
+    text: "TEST",
+    title: "Test alarm: its channel was in TEST (bump test or calibration); it drives no output",
+  });
+}
+
 function historyTable(history) {
   if (history.error) return h("p", { class: "message message-error", role: "alert", text: history.error });
   const events = Array.isArray(history) ? history : history.events || [];
@@ -302,7 +327,11 @@ function historyTable(history) {
             h("td", { text: fmtTime(e.ts) }),
             h("td", { text: zoneName(e.zone || p.zone || "") }),
             h("td", { text: p.source ? alarmSourceName({ level: p.level, source: p.source }) : e.source || "" }),
-            h("td", { text: LEVEL_LABEL[p.level] || p.level || "" }),
+            h(
+              "td",
+              {},
+              h("span", { class: "tags" }, LEVEL_LABEL[p.level] || p.level || "", p.test === true ? testTag("alarm-history-test") : null),
+            ),
             h("td", { text: ALARM_STATE_LABEL[p.state] || p.state || e.reason || "" }),
           );
         }),

@@ -5,8 +5,9 @@ import { api, query } from "../api.js";
 import { store } from "../store.js";
 import { downloadBlob, fmtDateTime, fmtTime, h, labelCells, labelRow, replaceContent } from "../ui.js";
 import { describeEvent, eventKindLabel, zoneName } from "../words.js";
+import { testTag } from "./alarms.js";
 
-const KINDS = ["alarm", "valve", "valve_command", "trip", "operator", "health", "audit"];
+const KINDS = ["alarm", "valve", "valve_command", "trip", "operator", "health", "output", "audit"];
 const COLUMNS = ["Time", "Kind", "Zone", "Source", "Who", "Reason", "What happened"];
 const PHONE = "(max-width: 720px)";
 
@@ -171,6 +172,10 @@ function eventRow(event) {
     h("td", { class: "break", text: event.source || "" }),
     h("td", { text: event.actor || "" }),
     h("td", { class: "break", text: event.reason || "" }),
-    h("td", { class: "details", testid: "event-details", text: describeEvent(event) }),
+    h(
+      "td",
+      { class: "details", testid: "event-details" },
+      h("span", {}, event.payload && event.payload.test === true ? [testTag("event-test"), " "] : null, describeEvent(event)),
+    ),
   );
 }

@@ -1,8 +1,10 @@
 // Overview: one card per zone with its state colour, live %LEL per channel with a sparkline, the
-// identified gas and its confidence, sensor health and valve states.
+// identified gas and its confidence, sensor health and valve states. Operators put a channel in TEST
+// (bump test or calibration with test gas) from its row, and end the test there.
 
 import { isUnacked } from "../alarms.js";
-import { api } from "../api.js";
+import { api, ApiError } from "../api.js";
+import { confirmWithReason } from "../dialog.js";
 import { store } from "../store.js";
 import { createSparkline, drawSparkline } from "../sparkline.js";
 import {
@@ -16,14 +18,15 @@ import {
   lelLevel,
   replaceContent,
 } from "../ui.js";
+import { clockTime } from "../words.js";
 
 export const overviewView = {
   id: "overview",
   title: "Overview",
-  mount(root) {
+  mount(root, ctx) {
     let askedNames = false;
     const render = () => {
-      replaceContent(root, renderOverview());
+      replaceContent(root, renderOverview(ctx));
       if (!askedNames && needCameraNames()) {
         askedNames = true;
         loadCameraNames(root);
@@ -40,17 +43,17 @@ export const overviewView = {
   },
 };
 
-function renderOverview() {
+function renderOverview(ctx) {
   const zones = [...store.zones.values()];
   return [
     h("h1", { text: "Zones" }),
     zones.length === 0
       ? h("p", { class: "empty", testid: "zones-empty", text: "No zones yet: waiting for the live data." })
-      : h("div", { class: "zone-grid" }, zones.map(zoneCard)),
+      : h("div", { class: "zone-grid" }, zones.map((zone) => zoneCard(zone, ctx))),
   ];
 }
 
-function zoneCard(zone) {
+function zoneCard(zone, ctx) {
   const status = zone.status || "normal";
   const alarms = zone.alarms || [];
   const unacked = alarms.filter(isUnacked).length;
@@ -80,7 +83,7 @@ function zoneCard(zone) {
           text: `Tripped${zone.trip_cause ? `: ${zone.trip_cause}` : ""}. Gas valves stay closed until an operator resets.`,
         })
       : null,
-    channelTable(zone),
+    channelTable(zone, ctx),
     identification(zone),
     (zone.cameras || []).map((cameraId) =>
       h("p", {
@@ -118,7 +121,8 @@ function zoneCard(zone) {
   );
 }
 
-function channelTable(zone) {
+function channelTable(zone, ctx) {
+  const operator = ctx.can("operator");
   return h(
     "table",
     { class: "channels" },
@@ -134,17 +138,18 @@ function channelTable(zone) {
         h("th", { scope: "col", text: "Trend" }),
         h("th", { scope: "col", class: "num", text: "Reading" }),
         h("th", { scope: "col", text: "Health" }),
+        operator ? h("th", { scope: "col", text: "Test" }) : null,
       ),
     ),
     h(
       "tbody",
       {},
-      (zone.channels || []).map((ch) => channelRow(ch)),
+      (zone.channels || []).map((ch) => channelRow(ch, operator, ctx)),
     ),
   );
 }
 
-function channelRow(ch) {
+function channelRow(ch, operator, ctx) {
   const spark = createSparkline(`%LEL trend of ${ch.name || ch.id}`, `channel-spark-${ch.id}`);
   drawSparkline(spark, store.sparks.get(ch.id) || [], ch.setpoints ? ch.setpoints.a2 : null);
   const health = ch.over_range ? "over_range" : ch.health || "ok";
@@ -156,6 +161,14 @@ function channelRow(ch) {
       { scope: "row", class: "ch-name" },
       h("span", { text: ch.name || ch.id }),
       h("span", { class: "muted small", text: gasLabel(ch.gas) }),
+      ch.test_until
+        ? h("span", {
+            class: "badge test-badge",
+            testid: `channel-test-${ch.id}`,
+            text: `In TEST until ${clockTime(ch.test_until)}`,
+            title: "Bump test or calibration: this detector does not vote and its alarms are test alarms",
+          })
+        : null,
     ),
     h("td", {
       class: `num ch-lel lel lel-${lelLevel(ch.lel_pct, ch.setpoints)}`,
@@ -181,7 +194,64 @@ function channelRow(ch) {
         text: (HEALTH_LABEL[health] || health) + (ch.in_service === false ? " (out of service)" : ""),
       }),
     ),
+    operator ? h("td", { class: "ch-actions" }, testButton(ch, ctx)) : null,
   );
+}
+
+function testButton(ch, ctx) {
+  const name = ch.name || ch.id;
+  if (ch.test_until) {
+    return h("button", {
+      type: "button",
+      class: "btn",
+      testid: `channel-end-test-${ch.id}`,
+      text: "End test",
+      "aria-label": `End the test of ${name}`,
+      onclick: () => endTest(ch, ctx),
+    });
+  }
+  return h("button", {
+    type: "button",
+    class: "btn",
+    testid: `channel-test-button-${ch.id}`,
+    text: "Test…",
+    "aria-label": `Put ${name} in TEST`,
+    onclick: () => startTest(ch, ctx),
+  });
+}
+
+async function startTest(ch, ctx) {
+  const name = ch.name || ch.id;
+  let until = null;
+  const done = await confirmWithReason({
+    title: `Put ${name} in TEST?`,
+    body:
+      "For a bump test or calibration with test gas. While in TEST this detector does not vote and its alarms " +
+      "are test alarms that drive no sounder or valve; the zone's other detectors keep protecting (a zone with " +
+      "no other detector is tripped for the test, its valves closed). Refused while it reads gas. The test ends by itself.",
+    confirmLabel: "Start test",
+    fields: [{ name: "minutes", label: "For how many minutes (1-30)", type: "number", value: 15, min: 1, max: 30 }],
+    action: async (values) => {
+      await api(`/api/v1/channels/${encodeURIComponent(ch.id)}/test`, {
+        method: "POST",
+        body: { reason: values.reason, minutes: values.minutes },
+      });
+      until = Date.now() / 1000 + values.minutes * 60;
+    },
+  });
+  if (done) ctx.announce(`${name} is in TEST until about ${clockTime(until)}.`, "ok");
+  await ctx.refresh();
+}
+
+async function endTest(ch, ctx) {
+  const name = ch.name || ch.id;
+  try {
+    await api(`/api/v1/channels/${encodeURIComponent(ch.id)}/end-test`, { method: "POST", body: { reason: "" } });
+    ctx.announce(`Test of ${name} ended: it votes again, and gas it still reads counts at once.`, "ok");
+  } catch (err) {
+    ctx.announce(`End of the test of ${name} refused: ${err instanceof ApiError ? err.detail : err}`, "alarm");
+  }
+  await ctx.refresh();
 }
 
 function unitLabel(unit) {

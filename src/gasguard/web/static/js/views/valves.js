@@ -1,31 +1,41 @@
 // Valve panel per zone. Close is always available. Open is offered only when the safety core permits
 // it (zone reset), and needs a confirmation with a reason; the core has the final word (409 refused).
-// Where Open waits for a reset, "Reset zone…" is right beside it.
+// Where Open waits for a reset, "Reset zone…" is right beside it. Below the valves, the alarm outputs
+// (sounders, beacons, fans, relays and the system-failure relay): see outputs.js.
 
 import { api, ApiError } from "../api.js";
 import { confirmWithReason } from "../dialog.js";
 import { OPENABLE, resetZone, valveNeedsReset } from "../reset.js";
 import { store } from "../store.js";
 import { STATUS_LABEL, VALVE_LABEL, h, messageLine, replaceContent } from "../ui.js";
+import { mountOutputs } from "./outputs.js";
 
 const messages = new Map();
 
 export const valvesView = {
   id: "valves",
-  title: "Valves",
+  title: "Valves and outputs",
+  navTitle: "Valves & outputs", // "Valves and" in bold is wider than a phone's tab: two lines, not three
   mount(root, ctx) {
     messages.clear(); // outcomes belong to this visit of the screen, not to the next one
-    const render = () => replaceContent(root, renderValves(ctx, render));
+    const valvesBox = h("div", { class: "valves-box" });
+    const outputsBox = h("section", { class: "panel", testid: "outputs-panel", "aria-labelledby": "outputs-title" });
+    root.replaceChildren(valvesBox, outputsBox);
+    const render = () => replaceContent(valvesBox, renderValves(ctx, render));
     render();
     const off = store.on("zones", render);
-    return () => off();
+    const offOutputs = mountOutputs(outputsBox, ctx);
+    return () => {
+      off();
+      offOutputs();
+    };
   },
 };
 
 function renderValves(ctx, rerender) {
   const zones = [...store.zones.values()].filter((z) => (z.valves || []).length);
   return [
-    h("h1", { text: "Valves" }),
+    h("h1", { text: "Valves and outputs" }),
     h("p", {
       class: "hint",
       text: "Mode: automatic shut-off. GasGuard closes a zone's valves when it trips and never reopens them by itself; opening is manual, after a reset, with a reason.",
