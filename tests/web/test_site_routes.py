@@ -17,7 +17,15 @@ from gasguard.web.testing import NOW, ApiHarness
 from live_harness import LiveHarness
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
-PUBLIC = {("POST", "/api/v1/auth/login"), ("GET", "/api/v1/health"), ("GET", "/api/v1/health/live")}
+PUBLIC = {
+    ("POST", "/api/v1/auth/login"),
+    ("GET", "/api/v1/health"),
+    ("GET", "/api/v1/health/live"),
+    # The signed one-time acknowledge link in a notification: the token in the path is the credential
+    # (HMAC-signed, expiring, single use), and it can only acknowledge, never reset or open.
+    ("GET", "/api/v1/notifications/ack/{token}"),
+    ("POST", "/api/v1/notifications/ack/{token}"),
+}
 ANY_SIGNED_IN = {("POST", "/api/v1/auth/logout"), ("GET", "/api/v1/auth/me")}
 """Routes any signed-in caller may use, viewers included (ending or reading one's own session)."""
 
