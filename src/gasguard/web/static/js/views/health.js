@@ -1,9 +1,11 @@
 // Health: every component (pipeline, sources, models, cameras, database, broker) as a readable list,
-// times in local time, and the loaded models.
+// times in local time, and the loaded models. Below them, maintenance: what is due, records and drift
+// (maintenance.js), loaded once per visit rather than with every health refresh.
 
 import { api } from "../api.js";
 import { fmtTime, h, labelCells, replaceContent } from "../ui.js";
 import { COMPONENT_LABEL, HEALTH_STATUS_LABEL, humanKey, plainValue } from "../words.js";
+import { mountMaintenance } from "./maintenance.js";
 
 const REFRESH_MS = 10000;
 
@@ -13,6 +15,14 @@ export const healthView = {
   mount(root) {
     let timer = null;
     let stopped = false;
+    const healthBox = h("div", {});
+    const maintenanceBox = h("section", {
+      class: "panel",
+      testid: "maintenance-panel",
+      "aria-labelledby": "maintenance-title",
+    });
+    root.replaceChildren(healthBox, maintenanceBox);
+    const stopMaintenance = mountMaintenance(maintenanceBox);
     const load = async () => {
       clearTimeout(timer);
       let health;
@@ -29,7 +39,7 @@ export const healthView = {
       }
       if (stopped) return;
       replaceContent(
-        root,
+        healthBox,
         h(
           "div",
           { class: "panel-head" },
@@ -41,11 +51,12 @@ export const healthView = {
       );
       timer = setTimeout(load, REFRESH_MS);
     };
-    replaceContent(root, h("h1", { text: "Health" }), h("p", { class: "muted", text: "Loading…" }));
+    replaceContent(healthBox, h("h1", { text: "Health" }), h("p", { class: "muted", text: "Loading…" }));
     load();
     return () => {
       stopped = true;
       clearTimeout(timer);
+      stopMaintenance();
     };
   },
 };
