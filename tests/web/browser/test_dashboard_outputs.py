@@ -22,7 +22,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -72,10 +72,10 @@ SMALL_TARGETS = """
 
 
 class _Sink(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
-    port = 0
+    received: ClassVar[list[dict[str, Any]]] = []
+    port: ClassVar[int] = 0
 
-    def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         try:
