@@ -26,7 +26,6 @@ from gasguard.datalock import DataFolderInUseError, DataFolderLock, lock_data_fo
 from gasguard.domain import Output, Reading
 from gasguard.identify import ZoneGasIdentifier
 from gasguard.ingest.mqtt import MqttPublisher, MqttReadingSource
-from gasguard.maintenance.service import attach_maintenance
 from gasguard.mqtt_client import BrokerSecurity, broker_from_settings
 from gasguard.notifications.service import attach_notifications
 from gasguard.runtime import Runtime, UnknownChannelError, build_runtime
@@ -209,7 +208,6 @@ def build_live_app(
     attach_mqtt(runtime, settings)
     attach_modbus(runtime)
     attach_notifications(runtime)
-    attach_maintenance(runtime)
     if customise is not None:
         customise(runtime, services)
     app = create_app(settings, services)

@@ -18,7 +18,8 @@ from gasguard.actuators.simulated import SimulatedValve
 from gasguard.auth import Role, create_user
 from gasguard.config import SiteConfig, parse_site_config
 from gasguard.maintenance.plant import PlantDirectory
-from gasguard.maintenance.service import Maintenance, attach_maintenance
+from gasguard.maintenance.registry import maintenance_for
+from gasguard.maintenance.service import Maintenance
 from gasguard.runtime import build_runtime
 from gasguard.storage.migrate import upgrade_to_head
 from gasguard.web import build_services, create_app
@@ -103,7 +104,8 @@ def lab(tmp_path: Path, migrated_template: Path) -> Iterator[MaintenanceHarness]
             create_user(session, username=name, password=PASSWORD, role=role, now=NOW - 100)
     valves = {v.id: SimulatedValve(v.id, travel_time_s=0.0) for _, zone in site.zones() for v in zone.valves}
     runtime = build_runtime(site, services, valves=dict(valves), clock=clock)
-    maintenance = attach_maintenance(runtime, poll_s=0.05)
+    maintenance = maintenance_for(services)  # build_runtime attaches it
+    assert maintenance is not None
     app = create_app(services.settings, services)
     with TestClient(app) as client:
         harness = MaintenanceHarness(client=client, services=services, clock=clock, runtime=runtime, valves=valves)

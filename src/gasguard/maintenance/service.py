@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ from gasguard.maintenance.due import DueItem, load_due
 from gasguard.maintenance.guided import TOPICS, TestBook, TestRecord
 from gasguard.maintenance.plant import PlantDirectory
 from gasguard.maintenance.records import RecordInput, store_record
-from gasguard.maintenance.registry import register
+from gasguard.maintenance.registry import maintenance_for, register
 from gasguard.notify import FanoutBus, Message
 from gasguard.storage.events import EventRecord
 from gasguard.storage.writer import ComponentStatus
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 SUBSCRIPTION_SIZE = 10_000
 DUE_EVERY_S = 3600.0
 DRIFT_EVERY_S = 86400.0
+DRIFT_FIRST_AFTER_S = 600.0
 NOTIFY_STATUSES = frozenset({"due_soon", "overdue", "failed"})
 
 
@@ -145,12 +147,14 @@ class DueWatcher:
         clock: Callable[[], float],
         every_s: float = DUE_EVERY_S,
         drift_every_s: float = DRIFT_EVERY_S,
+        drift_first_after_s: float = DRIFT_FIRST_AFTER_S,
     ) -> None:
         self.plant = plant
         self.bus = bus
         self.clock = clock
         self.every_s = every_s
         self.drift_every_s = drift_every_s
+        self.drift_first_after_s = drift_first_after_s
         self._session_factory = session_factory
         self.items: list[DueItem] = []
         self.computed_at: float | None = None
@@ -209,11 +213,14 @@ class DueWatcher:
             self.bus.publish_nowait(Message(topic="maintenance", payload=payload, ts=now))
 
     async def run(self) -> None:
+        # Drift reads weeks of readings per channel: not at every start (a restart loop, a test), only
+        # once the service has been up a while, then daily (on the monotonic clock).
+        next_drift = time.monotonic() + self.drift_first_after_s
         while True:
             await self.refresh()
-            now = self.clock()
-            if self.drift_at is None or now - self.drift_at >= self.drift_every_s:
+            if time.monotonic() >= next_drift:
                 await self.refresh_drift()
+                next_drift = time.monotonic() + self.drift_every_s
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.every_s):
@@ -246,8 +253,13 @@ class Maintenance:
 
 
 def attach_maintenance(runtime: Runtime, *, poll_s: float = 0.5) -> Maintenance:
-    """Start the test recorder and the due watcher for a live runtime (run by the web app's lifespan)."""
+    """Start the test recorder and the due watcher for a live runtime (run by the web app's lifespan).
+
+    Once per ``Services``: a second call returns the first one's parts."""
     services = runtime.services
+    running = maintenance_for(services)
+    if running is not None:
+        return running
     plant = PlantDirectory(runtime.site)
     watcher = DueWatcher(plant, bus=services.bus, session_factory=services.session_factory, clock=runtime.clock)
     recorder = TestRecorder(

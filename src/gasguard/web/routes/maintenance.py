@@ -17,7 +17,7 @@ import zipfile
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from gasguard.config import ConfigError, parse_site_config
@@ -121,19 +121,67 @@ class ProofTestCreate(_Body):
     note: str = Note
 
 
-class RecordPublic(BaseModel):
-    """A stored record; the fields beyond the common ones depend on ``kind`` (see the Create bodies)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    kind: RecordKind
+class _RecordBase(BaseModel):
     id: int
-    ts: float
+    ts: float = Field(description="When it was done (epoch seconds).")
     zone: str
     target: str = Field(description="The channel, valve or zone the record is about.")
     performed_by: str
     passed: bool
     note: str
+
+
+class CalibrationPublic(_RecordBase):
+    kind: Literal["calibration"]
+    channel: str
+    recorded_by: str
+    gas: str
+    concentration: float = Field(description="Test gas, channel unit.")
+    unit: str = Field(description="The channel's unit: ppm, lel_pct or raw.")
+    as_found_zero: float | None
+    as_found_span: float | None
+    as_left_zero: float
+    as_left_span: float
+    instrument: str
+    as_found_passed: bool | None = Field(description="As found within tolerance; null when not given.")
+
+
+class _Measured(_RecordBase):
+    measured: bool = Field(description="Measured by GasGuard from live readings (a guided test), or entered.")
+    detail: dict[str, Any] = Field(description="How: the problems found, and for a measured test its samples.")
+
+
+class BumpTestPublic(_Measured):
+    kind: Literal["bump"]
+    channel: str
+    ended_at: float | None
+    gas: str
+    applied_lel_pct: float | None
+    peak_lel_pct: float | None
+    t50_s: float | None
+    t90_s: float | None
+
+
+class StrokeTestPublic(_Measured):
+    kind: Literal["stroke"]
+    valve: str
+    travel_time_s: float
+    close_s: float | None
+    open_s: float | None
+
+
+class ProofTestPublic(_Measured):
+    kind: Literal["proof_test"]
+    channel: str | None
+    gas: str
+    alarm_s: float | None = Field(description="Seconds from the gas reaching the detector to the first alarm.")
+    trip_s: float | None
+    closed_s: float | None = Field(description="Seconds from the gas to the last valve reporting closed.")
+
+
+RecordPublic = Annotated[
+    CalibrationPublic | BumpTestPublic | StrokeTestPublic | ProofTestPublic, Field(discriminator="kind")
+]
 
 
 TestReason = Field(min_length=1, max_length=500, description="Why (audited).")
@@ -303,7 +351,7 @@ def _period(services: Services, start: datetime | None, end: datetime | None, da
 # --------------------------------------------------------------------------- records
 
 
-@router.post("/calibrations", status_code=201, response_model=RecordPublic, responses={**BAD_INPUT})
+@router.post("/calibrations", status_code=201, response_model=CalibrationPublic, responses={**BAD_INPUT})
 async def create_calibration(body: CalibrationCreate, user: OperatorUser, services: ServicesDep) -> Any:
     """Record a calibration; pass/fail is judged from as-left zero and span against the site's tolerances."""
     record = CalibrationInput(
@@ -322,7 +370,7 @@ async def create_calibration(body: CalibrationCreate, user: OperatorUser, servic
     return await _create(services, record, user.name)
 
 
-@router.post("/bump-tests", status_code=201, response_model=RecordPublic, responses={**BAD_INPUT})
+@router.post("/bump-tests", status_code=201, response_model=BumpTestPublic, responses={**BAD_INPUT})
 async def create_bump_test(body: BumpTestCreate, user: OperatorUser, services: ServicesDep) -> Any:
     """Record a bump test measured elsewhere (``measured: false``); a guided test measures its own."""
     record = BumpInput(
@@ -339,7 +387,7 @@ async def create_bump_test(body: BumpTestCreate, user: OperatorUser, services: S
     return await _create(services, record, user.name)
 
 
-@router.post("/stroke-tests", status_code=201, response_model=RecordPublic, responses={**BAD_INPUT})
+@router.post("/stroke-tests", status_code=201, response_model=StrokeTestPublic, responses={**BAD_INPUT})
 async def create_stroke_test(body: StrokeTestCreate, user: OperatorUser, services: ServicesDep) -> Any:
     record = StrokeInput(
         valve=body.valve,
@@ -352,7 +400,7 @@ async def create_stroke_test(body: StrokeTestCreate, user: OperatorUser, service
     return await _create(services, record, user.name)
 
 
-@router.post("/proof-tests", status_code=201, response_model=RecordPublic, responses={**BAD_INPUT})
+@router.post("/proof-tests", status_code=201, response_model=ProofTestPublic, responses={**BAD_INPUT})
 async def create_proof_test(body: ProofTestCreate, user: OperatorUser, services: ServicesDep) -> Any:
     record = ProofInput(
         zone=body.zone,
@@ -384,6 +432,9 @@ def _list(
             for r in list_records(session, kind=kind, start=start, end=end, target=target, zone=zone, limit=limit)
         ]
     rows.sort(key=lambda r: (r["ts"], r["id"]), reverse=True)
+    for row in rows:  # a list stays light: a measured test's samples come with the single record
+        if isinstance(row.get("detail"), dict) and "samples" in row["detail"]:
+            row["detail"] = {k: v for k, v in row["detail"].items() if k != "samples"}
     return rows[:limit]
 
 
@@ -404,7 +455,12 @@ async def get_records(
 
 
 @router.get("/records/{kind}/{record_id}", response_model=RecordPublic, responses={**NOT_FOUND})
-async def get_one_record(kind: RecordKind, record_id: int, _user: CurrentUser, services: ServicesDep) -> Any:
+async def get_one_record(
+    kind: RecordKind,
+    record_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    _user: CurrentUser,
+    services: ServicesDep,
+) -> Any:
     """One record with every field, including ``detail`` (a measured test's samples and timeline)."""
 
     def load() -> dict[str, Any] | None:
