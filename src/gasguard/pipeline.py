@@ -349,6 +349,7 @@ class SafetyPipeline:
                         "acked": a.acked,
                         "latched": a.latched,
                         "value": a.value,
+                        "test": a.test,
                     }
                     for a in zone.all_alarms()
                     if a.state(now).value != "normal"

@@ -119,3 +119,13 @@ def test_test_mode_survives_a_restart() -> None:
     assert restored.channel_index["z1-c1"].test_until == 600.0
     out = step(restored, Reading("z1-c1", 50.0, 6.0), 6.0)[1]
     assert valve_actions(out) == []
+
+
+def test_a_test_alarm_leaves_a_silenced_sounder_silenced() -> None:
+    state = start()
+    step(state, Reading("z1-c2", 25.0, 1.0), 1.0)
+    step(state, OperatorCommand(OperatorAction.SILENCE, "horn", "tess", "heard"), 2.0)
+    step(state, cmd(OperatorAction.TEST_CHANNEL, "z1-c1", until=600.0), 4.0)
+    out = step(state, Reading("z1-c1", 50.0, 5.0), 5.0)[1]
+    assert [o for o in out if isinstance(o, OutputCommand)] == []
+    assert state.outputs["horn"].silenced

@@ -234,8 +234,8 @@ def announce_outputs(state: PlantState, out: list[Output]) -> None:
 def resound_on_new_alarms(state: PlantState, out: list[Output]) -> None:
     """A new (unacknowledged) alarm of a driving level in an output's zones sounds it again."""
     for change in out:
-        if not isinstance(change, AlarmChanged) or change.state is not AlarmState.UNACKED:
-            continue
+        if not isinstance(change, AlarmChanged) or change.state is not AlarmState.UNACKED or change.test:
+            continue  # only a real new alarm sounds again; a test alarm drives nothing
         for output in state.outputs.values():
             if output.silenced and change.level in output.spec.levels and change.zone in output.spec.zones:
                 output.silenced = False

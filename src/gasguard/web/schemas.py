@@ -211,6 +211,7 @@ class AlarmView(LiveModel):
     acked: bool
     latched: bool
     value: float | None
+    test: bool = Field(default=False, description="Raised while its channel is in TEST: a test alarm, driving nothing.")
 
 
 class IdentificationView(LiveModel):

@@ -329,10 +329,6 @@ def test_operator_on_a_phone_runs_a_bump_test_and_sees_test_alarms(
     shots(page, "test-ended")
 
 
-@pytest.mark.xfail(
-    reason="safety core: resound_on_new_alarms lets a test alarm (channel in TEST) sound a silenced sounder again",
-    strict=False,
-)
 def test_a_test_alarm_leaves_a_silenced_sounder_silenced(
     sized_page: Callable[[dict[str, int]], Page], shots: Any, leak: Any
 ) -> None:
