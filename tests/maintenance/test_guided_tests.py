@@ -197,3 +197,22 @@ def test_bump_test_book_ignores_a_test_it_did_not_plan_but_measures_it(plant: Pl
     book.observe(_reading("lab-ch2", "lab", 12.0, 30.0))
     assert book.observe(_event("operator", 20.0, action="end_test", target="lab-ch2", accepted=True, user="otto")) == []
     assert book.finished[0].result["peak_lel_pct"] == 30.0
+
+
+def test_bump_test_book_records_when_the_test_time_is_over(plant: PlantDirectory) -> None:
+    book = TestBook(plant)
+    session = book.plan_channel_test(
+        TestKind.BUMP, "lab-ch2", user="otto", now=0.0, until=600.0, applied_lel_pct=50.0, gas="methane"
+    )
+    book.observe(
+        _event("operator", 0.0, action="test_channel", target="lab-ch2", accepted=True, user="otto", message="")
+    )
+    for ts, lel in ((1.0, 0.0), (2.0, 0.0), (3.0, 20.0), (4.0, 45.0), (5.0, 49.0)):
+        book.observe(_reading("lab-ch2", "lab", ts, lel))
+    for level, ts in (("A1", 3.0), ("A2", 3.0), ("A3", 4.0)):
+        book.observe(_event("alarm", ts, zone="lab", source="lab-ch2", level=level, state="unacknowledged", test=True))
+    assert book.due(599.0) == []
+    [record] = book.due(600.0)
+    assert record.detail["test"] == session.id and record.detail["ended"] == "test time over"
+    assert record.peak_lel_pct == 49.0 and record.t90_s == pytest.approx(2.0)  # 45 %LEL reached at 4 s, t0 = 2 s
+    assert record.judged == (True, [])
