@@ -255,7 +255,7 @@ def stream_readings(
                     .where(ReadingRow.ts >= window_start, ReadingRow.ts < window_end)
                     .order_by(ReadingRow.ts, ReadingRow.id)
                 )
-                rows = connection.execute(query).tuples().all()
+                rows = connection.execute(query).all()  # SQLAlchemy rows unpack like tuples
             if rows:
                 yield rows
             window_start = window_end
