@@ -18,6 +18,7 @@ from gasguard.vision.sim.background import make_background, render_distractors
 from gasguard.vision.sim.plume import PlumeParams, PuffPlume, TurbulenceTexture
 from gasguard.vision.sim.radiometry import METHANE_ALPHA_PER_PPM_M, RadianceTable, apparent_temperature
 from gasguard.vision.sim.render import display_range, to_colour, to_grey, to_radiometric_u16
+from gasguard.vision.sim.shift import SceneShift, ShiftRenderer, compress, display
 
 FloatArray = NDArray[np.float64]
 
@@ -56,6 +57,7 @@ class SceneParams:
     white_hot: bool = True
     min_people: int = 0  # force at least this many people walking through the view
     min_steam_vents: int = 0  # force at least this many steam vents in the view
+    shift: SceneShift | None = None  # held-out camera and scene changes (evaluation only, never training)
 
 
 @dataclass
@@ -73,8 +75,15 @@ class Clip:
         return np.asarray(self.mask.reshape(len(self.mask), -1).sum(axis=1) >= self.params.min_mask_pixels)
 
     def grey(self) -> NDArray[np.uint8]:
-        """``[T, H, W]`` 8-bit greyscale OGI frames."""
-        return to_grey(self.temperature_k.astype(np.float64), self.span, self.params.white_hot)
+        """``[T, H, W]`` 8-bit greyscale OGI frames (with the scene's display shift and compression)."""
+        shift = self.params.shift
+        if shift is None:
+            return to_grey(self.temperature_k.astype(np.float64), self.span, self.params.white_hot)
+        lo, hi = self.span
+        g = np.clip((self.temperature_k.astype(np.float64) - lo) / (hi - lo), 0, 1)
+        if not self.params.white_hot:
+            g = 1 - g
+        return compress(np.round(display(g, shift) * 255).astype(np.uint8), shift)
 
     def colour(self, palette: str = "rainbow") -> NDArray[np.uint8]:
         """``[T, H, W, 3]`` RGB colour-mapped thermal frames."""
@@ -121,6 +130,11 @@ def simulate_clip(params: SceneParams, warmup_s: float = 5.0) -> Clip:
     table = _table()
     bg = make_background(rng, h, w, params.air_temperature_k, params.min_people, params.min_steam_vents)
     pixel_m = 2 * params.distance_m * np.tan(np.radians(params.horizontal_fov_deg) / 2) / w
+    shifted = (
+        ShiftRenderer(params.shift, params.seed, bg, pixel_m, params.netd_k, params.fps)
+        if params.shift is not None
+        else None
+    )
     extent = (w * pixel_m, h * pixel_m)
     if bg.leak_points:
         sx, sy = bg.leak_points[int(rng.integers(len(bg.leak_points)))]
@@ -145,9 +159,14 @@ def simulate_clip(params: SceneParams, warmup_s: float = 5.0) -> Clip:
             plume.prune(extent)
     t_gas = params.air_temperature_k + params.gas_temperature_delta_k
     fixed_pattern = rng.normal(0, 0.5 * params.netd_k, (h, w))
-    span = display_range(bg.temperature_k)
+    span = display_range(bg.temperature_k if shifted is None else shifted.static)
     q = (span[1] - span[0]) / 255.0
-    floor = params.threshold_k_sigma * float(np.sqrt(params.netd_k**2 + q**2 / 12.0))
+    noise_k = params.netd_k
+    if shifted is not None:  # a display gain below 1 makes one grey level a bigger step; JPEG adds noise
+        q /= shifted.s.display_gain
+        noise_k = shifted.s.temporal_noise_k(params.netd_k)
+        noise_k = float(np.hypot(noise_k, shifted.s.compression_noise_k(shifted.static, span, params.white_hot)))
+    floor = params.threshold_k_sigma * float(np.sqrt(noise_k**2 + q**2 / 12.0))
     temps = np.empty((params.frames, h, w), dtype=np.float32)
     masks = np.empty((params.frames, h, w), dtype=bool)
     wind_px = (wind[0] / pixel_m, wind[1] / pixel_m)
@@ -158,14 +177,21 @@ def simulate_clip(params: SceneParams, warmup_s: float = 5.0) -> Clip:
         plume.step(dt, emitting=emitting)
         plume.prune(extent)
         texture.step(dt, wind_px)
-        background = render_distractors(bg, bg.temperature_k, t, dt, rng)
+        base = bg.temperature_k if shifted is None else shifted.base(t)
+        background = render_distractors(bg, base, t, dt, rng)
+        if shifted is not None:
+            background = shifted.over_scene(background, t, dt)
         column = plume.column(h, w, pixel_m) * texture.sample() if params.leak_rate_g_s > 0 else np.zeros((h, w))
         peak_column = max(peak_column, float(column.max()))
         # The lens blurs scene and gas alike (a 3x3 point-spread function); the mask is taken after it.
         background = _blur3(background)
         clean = apparent_temperature(table, background, t_gas, _blur3(column), params.alpha_per_ppm_m)
+        if shifted is not None:  # a swaying camera moves scene and gas alike
+            clean, background = shifted.move([clean, background], *shifted.offset_px(t))
         masks[i] = np.abs(clean - background) > floor
         temps[i] = clean + fixed_pattern + rng.normal(0, params.netd_k, (h, w))
+        if shifted is not None:
+            temps[i] += shifted.sensor()
     clip = Clip(params, temps, masks, span)
     clip.labels = {
         **{k: v for k, v in asdict(params).items() if k != "seed"},
