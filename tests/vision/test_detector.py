@@ -136,6 +136,7 @@ def test_bench_reports_both_rates_on_one_thread(run_cli) -> None:
     report = json.loads(r.stdout)
     assert report["threads"] == 1
     assert report["segmentation_fps"] > 0 and report["classification_fps"] > 0
+    assert report["segmentation_commissioned_fps"] > 0
 
 
 @pytest.mark.slow
@@ -192,3 +193,28 @@ def test_evaluate_reports_false_alarms_on_scenes_with_people_and_steam(run_cli) 
     r = run_cli("evaluate", "vision-plume", "--scenes", "1", "--distractors")
     assert r.exit_code == 0, r.output
     assert r.stdout.startswith("false alarms on ") and "of 12 leak-free frames" in r.stdout
+
+
+def test_detect_learns_the_first_frames_as_the_baseline_and_judges_the_rest(run_cli, tmp_path: Path) -> None:
+    from gasguard.vision.shift_sets import SetSpec, scene_params
+
+    # A swaying camera, clean throughout: the model alone calls many of its frames leaks.
+    grey = simulate_clip(scene_params("camera-sway", "calibration", 4, SetSpec(baseline=40, test=20))).grey()
+    (tmp_path / "clip").mkdir()
+    for i, frame in enumerate(grey):
+        cv2.imwrite(str(tmp_path / "clip" / f"{i:05d}.png"), frame)
+    plain = run_cli("vision", "detect", "--source", str(tmp_path / "clip"), "--json")
+    assert plain.exit_code == 0, plain.output
+    own = [json.loads(line) for line in plain.stdout.splitlines()]
+    assert all(set(line) == {"frame", "leak_score", "leak", "mask_fraction"} for line in own)
+    r = run_cli("vision", "detect", "--source", str(tmp_path / "clip"), "--json", "--baseline-frames", "40")
+    assert r.exit_code == 0, r.output
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [line["phase"] for line in lines] == ["commissioning"] * 40 + ["commissioned"] * 20
+    assert not any(line["leak"] for line in lines[:40])
+    assert [line["model_score"] for line in lines] == [line["leak_score"] for line in own]  # same model, same frames
+    assert sum(line["leak"] for line in own[40:]) > 5 and sum(line["leak"] for line in lines[40:]) <= 1
+    short = run_cli("vision", "detect", "--source", str(tmp_path / "clip"), "--baseline-frames", "10")
+    assert short.exit_code != 0 and "at least 20 frames" in short.output
+    too_long = run_cli("vision", "detect", "--source", str(tmp_path / "clip"), "--baseline-frames", "100")
+    assert too_long.exit_code == 2 and "before the 100-frame baseline was complete" in too_long.output

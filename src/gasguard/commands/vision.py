@@ -55,6 +55,14 @@ def register(apps: CliApps) -> None:
         model: Annotated[Path | None, typer.Option(help="ONNX plume model (default: the shipped one).")] = None,
         threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="Leak decision threshold on the score.")] = 0.5,
         max_frames: Annotated[int | None, typer.Option(min=1, help="Stop after this many frames.")] = None,
+        baseline_frames: Annotated[
+            int,
+            typer.Option(
+                min=0,
+                help="Treat the first N frames as the scene's clean baseline (commissioning) and judge the rest "
+                "against it; 0: judge every frame by the model's own threshold.",
+            ),
+        ] = 0,
         json_out: JsonOpt = False,
     ) -> None:
         """Find gas plumes in a fixed camera's frames; one result per frame."""
@@ -68,6 +76,14 @@ def register(apps: CliApps) -> None:
         except (FileNotFoundError, ValueError) as exc:
             raise typer.BadParameter(str(exc), param_hint="--source") from exc
         det = PlumeDetector(model, threads=1, threshold=threshold)
+        if baseline_frames:
+            least = det.warmup_frames + 16
+            if baseline_frames < least:
+                raise typer.BadParameter(
+                    f"a baseline needs at least {least} frames ({det.warmup_frames} to settle, 16 to learn)",
+                    param_hint="--baseline-frames",
+                )
+            det.commission(baseline_frames - det.warmup_frames)
         if out:
             out.mkdir(parents=True, exist_ok=True)
         n = leaks = 0
@@ -81,8 +97,17 @@ def register(apps: CliApps) -> None:
                 _emit(result.as_json())
             if out:
                 cv2.imwrite(str(out / f"frame_{frame.index:05d}.png"), annotate(frame.image, result))
+        if baseline_frames and det.phase != "commissioned":
+            typer.echo(
+                f"the source ended after {n} frames, before the {baseline_frames}-frame baseline was complete",
+                err=True,
+            )
+            raise typer.Exit(2)
         if not json_out:
-            typer.echo(f"{n} frames, {leaks} with a visible leak" + (f"; annotated frames in {out}" if out else ""))
+            learnt = f" (the first {baseline_frames} learnt as the scene's baseline)" if baseline_frames else ""
+            typer.echo(
+                f"{n} frames{learnt}, {leaks} with a visible leak" + (f"; annotated frames in {out}" if out else "")
+            )
 
     @vision.command("simulate")
     def simulate(
@@ -321,6 +346,40 @@ def register(apps: CliApps) -> None:
                 f"({f['n']} frames of {scenes} simulated scenes)"
             )
 
+    @apps.evaluate.command("vision-shift")
+    def evaluate_shift(
+        sets: Annotated[
+            str | None, typer.Option(help="Comma-separated shift sets (default: all); see gasguard.vision.shift_sets.")
+        ] = None,
+        scenes: Annotated[int, typer.Option(min=2, help="Scenes per set (half of them leak).")] = 8,
+        baseline: Annotated[int, typer.Option(min=24, help="Clean baseline frames per scene (15 frames/s).")] = 96,
+        test: Annotated[int, typer.Option(min=1, help="Judged frames per scene after the baseline.")] = 48,
+        jobs: Annotated[int, typer.Option(min=1, max=16, help="Processes (one set at a time each).")] = 1,
+        model: Annotated[Path | None, typer.Option(help="ONNX plume model (default: the shipped one).")] = None,
+        calibration: Annotated[
+            bool,
+            typer.Option("--calibration", help="Score the calibration scenes (where settings may be tuned) instead."),
+        ] = False,
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Held-out scene sets under domain shift: the model with and without commissioning, and MOG2."""
+        from gasguard.vision.shift_eval import evaluate_shift as run
+        from gasguard.vision.shift_eval import format_table
+        from gasguard.vision.shift_sets import SetSpec
+
+        names = [s.strip() for s in sets.split(",") if s.strip()] if sets else None
+        try:
+            report = run(
+                names,
+                SetSpec(scenes=scenes, baseline=baseline, test=test),
+                model,
+                "calibration" if calibration else "evaluation",
+                jobs,
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--sets") from exc
+        _emit(report) if json_out else typer.echo(format_table(report))
+
     @apps.bench.command("vision")
     def bench_vision(
         seconds: Annotated[float, typer.Option(min=0.2, help="Measuring time per figure.")] = 3.0,
@@ -335,5 +394,6 @@ def register(apps: CliApps) -> None:
         else:
             typer.echo(
                 f"segmentation {report['segmentation_fps']} fps (320x240), "
+                f"{report['segmentation_commissioned_fps']} fps with commissioning, "
                 f"classification {report['classification_fps']} fps (224x224), one core"
             )
