@@ -16,10 +16,13 @@ from gasguard.domain import MlSignal, MlSignalKind
 
 
 class StillCamera(DetectingCamera):
-    """A camera that always sees the same grey picture."""
+    """A camera that always sees the same scene, with a live sensor's bit of noise (a picture that
+    never changes at all is a frozen stream, a FAULT)."""
 
     def _grab(self) -> Grab:
-        picture = np.full((24, 32), 128, np.uint8)
+        rng = np.random.default_rng(self._index)
+        scene = np.add.outer(np.arange(24) * 4, np.arange(32) * 3) + 40
+        picture = (scene + rng.integers(0, 3, scene.shape)).astype(np.uint8)
         return Grab(picture, picture)
 
 

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 Overlay = Literal["none", "mask", "gradcam"]
 OVERLAYS: tuple[str, ...] = get_args(Overlay)
+Phase = Literal["uncommissioned", "commissioning", "commissioned"]
+#: Largest width a frame is enlarged to for display.
+MAX_DISPLAY_WIDTH = 1920
 
 GradCamFn = Callable[[NDArray[np.uint8]], NDArray[np.floating[Any]] | None]
 """Explains a classifier's decision on a BGR picture: a heatmap ``[h, w]`` in 0..1 (any size; it is
@@ -42,6 +45,15 @@ def _bgr(image: NDArray[Any]) -> NDArray[np.uint8]:
     return np.asarray(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
 
 
+def _enlarge(picture: NDArray[np.uint8], width: int | None) -> NDArray[np.uint8]:
+    import cv2
+
+    if width is None or width <= picture.shape[1]:
+        return picture
+    size = (int(width), max(1, round(picture.shape[0] * width / picture.shape[1])))
+    return np.asarray(cv2.resize(picture, size, interpolation=cv2.INTER_LINEAR), dtype=np.uint8)
+
+
 def _encode(image: NDArray[Any]) -> bytes:
     import cv2
 
@@ -60,6 +72,12 @@ class CameraFrame:
     ``image`` is what the camera delivered (``[H, W]`` grey or ``[H, W, 3]`` BGR uint8) and ``mask`` the
     plume mask at the same size (empty unless the detector called the frame a leak). ``gradcam`` is
     set only when a trained classifier and a way to explain it are configured.
+
+    Everything said about a picture travels with it, so a caption can never belong to another
+    frame: ``phase`` (how it was judged: model threshold, commissioning, against the scene's
+    baseline), ``model_score`` (the model's own calibrated score), ``confirmed`` (the camera's
+    confirmation rule sent or held a ``VISUAL_LEAK`` on this frame) and ``fault`` (a camera fault:
+    the frame is shown but not trusted).
     """
 
     ts: float
@@ -69,7 +87,12 @@ class CameraFrame:
     image: NDArray[np.uint8] = field(repr=False)
     mask: NDArray[np.bool_] | None = field(default=None, repr=False)
     gradcam: GradCamFn | None = field(default=None, repr=False)
-    _cache: dict[str, bytes | None] = field(default_factory=dict, init=False, repr=False)
+    phase: Phase = "uncommissioned"
+    model_score: float | None = None
+    confirmed: bool = False
+    fault: str | None = None
+    seq: int = 0
+    _cache: dict[tuple[str, int | None], bytes | None] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
@@ -84,31 +107,62 @@ class CameraFrame:
     def gradcam_available(self) -> bool:
         return self.gradcam is not None
 
-    def jpeg(self, overlay: Overlay = "none") -> bytes | None:
+    def caption(self) -> str:
+        """What the frame says, in the words drawn on its mask overlay."""
+        from gasguard.vision.detector import caption
+
+        text = caption(self._detection())
+        if self.confirmed and self.leak:
+            text = f"{text} - plume confirmed"
+        if self.fault:
+            text = f"FAULT {self.fault}: {text}"
+        return text
+
+    def jpeg(self, overlay: Overlay = "none", width: int | None = None) -> bytes | None:
         """The picture as JPEG: plain, with the plume mask and score drawn on it, or with the Grad-CAM
-        heatmap. ``None`` for ``gradcam`` when no classifier explanation is available."""
+        heatmap. ``None`` for ``gradcam`` when no classifier explanation is available. ``width``
+        enlarges a small picture for display (never shrinks it), so an overlay's label stays sharp."""
         if overlay not in OVERLAYS:
             raise ValueError(f"unknown overlay {overlay!r}; expected one of {', '.join(OVERLAYS)}")
+        width = self._display_width(width)
+        key = (overlay, width)
         with self._lock:  # the web tier may ask from several threads; encode each overlay once
-            if overlay not in self._cache:
-                self._cache[overlay] = self._render(overlay)
-            return self._cache[overlay]
+            if key not in self._cache:
+                self._cache[key] = self._render(overlay, width)
+            return self._cache[key]
 
-    def _render(self, overlay: Overlay) -> bytes | None:
+    def picture(self, overlay: Overlay = "mask", width: int | None = None) -> NDArray[np.uint8] | None:
+        """The BGR picture with an overlay drawn (for clips and snapshots), as ``jpeg`` encodes it."""
+        width = self._display_width(width)
         if overlay == "none":
-            return _encode(self.image)
+            return _enlarge(_bgr(self.image), width)
         if overlay == "mask":
-            return _encode(self._mask_picture())
-        return self._gradcam_jpeg()
+            return self._mask_picture(width)
+        return self._gradcam_picture(width)
 
-    def _mask_picture(self) -> NDArray[np.uint8]:
-        from gasguard.vision.detector import Detection, annotate
+    def _display_width(self, width: int | None) -> int | None:
+        if width is None or width <= self.width:
+            return None
+        return min(int(width), MAX_DISPLAY_WIDTH)
+
+    def _render(self, overlay: Overlay, width: int | None) -> bytes | None:
+        if overlay == "none":
+            return _encode(self.image if width is None else _enlarge(_bgr(self.image), width))
+        picture = self.picture(overlay, width)
+        return None if picture is None else _encode(picture)
+
+    def _detection(self) -> Any:
+        from gasguard.vision.detector import Detection
 
         mask = self.mask if self.mask is not None else np.zeros(self.image.shape[:2], dtype=bool)
-        det = Detection(0, float(self.leak_score), bool(self.leak), mask, float(self.mask_fraction))
-        return annotate(self.image, det)
+        return Detection(0, float(self.leak_score), bool(self.leak), mask, float(self.mask_fraction), self.phase)
 
-    def _gradcam_jpeg(self) -> bytes | None:
+    def _mask_picture(self, width: int | None = None) -> NDArray[np.uint8]:
+        from gasguard.vision.detector import annotate
+
+        return annotate(self.image, self._detection(), self.caption(), width)
+
+    def _gradcam_picture(self, width: int | None) -> NDArray[np.uint8] | None:
         if self.gradcam is None:
             return None
         import cv2
@@ -131,4 +185,4 @@ class CameraFrame:
         if cam.shape != picture.shape[:2]:
             size = (picture.shape[1], picture.shape[0])
             cam = np.asarray(cv2.resize(cam, size, interpolation=cv2.INTER_LINEAR), dtype=np.float32)
-        return _encode(overlay_heatmap(picture, cam))
+        return _enlarge(np.asarray(overlay_heatmap(picture, cam), dtype=np.uint8), width)
