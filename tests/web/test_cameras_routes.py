@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import cv2
 import numpy as np
 
 from gasguard.cameras.frame import CameraFrame
@@ -71,19 +72,26 @@ def test_cameras_list_their_latest_score(live: LiveHarness) -> None:
             "leak_score": None,
             "leak": None,
             "ts": None,
+            "seq": None,
+            "phase": None,
+            "model_score": None,
+            "confirmed": None,
+            "caption": None,
+            "fault": None,
+            "health": "ok",
+            "commissioning": None,
         }
     ]
     camera.frame = _frame(leak=True)
-    assert live.client.get("/api/v1/cameras", headers=vera).json() == [
-        {
-            "id": "kitchen-thermal",
-            "zone": "kitchen",
-            "name": "Kitchen thermal",
-            "leak_score": 0.93,
-            "leak": True,
-            "ts": NOW,
-        }
-    ]
+    [listed] = live.client.get("/api/v1/cameras", headers=vera).json()
+    assert {k: listed[k] for k in ("leak_score", "leak", "ts", "phase", "caption", "seq")} == {
+        "leak_score": 0.93,
+        "leak": True,
+        "ts": NOW,
+        "phase": "uncommissioned",
+        "caption": "LEAK 0.93",
+        "seq": 0,
+    }
     assert live.zone("kitchen")["cameras"] == ["kitchen-thermal"]
 
 
@@ -99,6 +107,12 @@ def test_frames_are_jpeg_with_overlays(live: LiveHarness) -> None:
     for response in (plain, masked):
         assert (response.status_code, response.headers["content-type"]) == (200, "image/jpeg")
         assert response.content[:2] == b"\xff\xd8"
+        # The caption facts come with the picture, from the same frame.
+        assert response.headers["x-frame-ts"] == f"{NOW:.3f}" and response.headers["x-leak"] == "true"
+        assert (response.headers["x-leak-score"], response.headers["x-frame-caption"]) == ("0.9300", "LEAK 0.93")
+        assert response.headers["cache-control"] == "no-store"
+    large = live.client.get(url, params={"overlay": "mask", "width": 640}, headers=vera)
+    assert cv2.imdecode(np.frombuffer(large.content, np.uint8), cv2.IMREAD_COLOR).shape == (480, 640, 3)
     assert plain.content != masked.content
     no_cam = live.client.get(url, params={"overlay": "gradcam"}, headers=vera)
     assert (no_cam.status_code, no_cam.json()) == (
