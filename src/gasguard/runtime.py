@@ -271,6 +271,21 @@ class Runtime:
         if camera.zone not in self._site_of_zone:
             raise ValueError(f"camera {camera.id!r} watches unknown zone {camera.zone!r}")
         self.cameras[camera.id] = camera
+        attach = getattr(camera, "attach_storage", None)
+        if callable(attach):  # its commissioned scene and evidence clips live in <data_dir>/cameras/<id>
+            settings = self.services.settings
+            zone = camera.zone
+            attach(
+                settings.data_dir / "cameras" / camera.id,
+                zone_alarm=lambda: self._zone_in_alarm(zone),
+                clip_retention_days=settings.camera_clip_retention_days,
+                clip_max_bytes=settings.camera_clip_max_mb * 1_000_000,
+            )
+
+    def _zone_in_alarm(self, zone_id: str) -> bool:
+        """Tripped or any alarm active: a camera's scene baseline must not adapt meanwhile."""
+        zone = self.pipeline.state.zones.get(zone_id)
+        return zone is None or zone.tripped or any(alarm.active for alarm in zone.all_alarms())
 
     # ------------------------------------------------------------------ inputs
 
@@ -412,6 +427,9 @@ class Runtime:
                 "leak_score": round(float(frame.leak_score), 4),
                 "leak": bool(frame.leak),
             }
+            for key in ("seq", "phase", "confirmed", "fault"):  # the same frame's caption facts (gasguard.cameras)
+                if hasattr(frame, key):
+                    payload[key] = getattr(frame, key)
             self.bus.publish_nowait(Message(topic="camera", payload=payload, ts=frame.ts))
 
         while True:

@@ -112,6 +112,12 @@ class ServiceSettings(BaseSettings):
     )
     reading_retention_days: int = Field(default=90, ge=1, le=36500)
     event_retention_days: int = Field(default=730, ge=30, le=36500, description="Audit trail; at least 30 days.")
+    camera_clip_retention_days: int = Field(
+        default=30, ge=1, le=3650, description="Evidence clips of camera leak signals are kept this long."
+    )
+    camera_clip_max_mb: int = Field(
+        default=2000, ge=10, le=1_000_000, description="Evidence clips kept per camera, MB (the oldest go first)."
+    )
     reading_batch_size: int = Field(default=500, ge=1, le=50_000)
     reading_flush_interval_s: float = Field(default=1.0, gt=0.0, le=60.0)
     reading_buffer_max: int = Field(
