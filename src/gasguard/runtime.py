@@ -29,7 +29,7 @@ from gasguard.config import (
     OutputConfig,
     SiteConfig,
 )
-from gasguard.domain import MlSignal, OperatorCommand, OperatorResult, Output, Reading, SystemFault
+from gasguard.domain import MlSignal, OperatorCommand, OperatorResult, Output, Reading, SystemFault, ZoneTripChanged
 from gasguard.maintenance.service import attach_maintenance
 from gasguard.mqtt_client import BrokerAddress
 from gasguard.notify import FanoutBus, Message
@@ -281,6 +281,9 @@ class Runtime:
                 clip_retention_days=settings.camera_clip_retention_days,
                 clip_max_bytes=settings.camera_clip_max_mb * 1_000_000,
             )
+        mark = getattr(camera, "mark_event", None)
+        if callable(mark):  # a trip of the camera's zone keeps an evidence clip too
+            self.add_observer(lambda item: _clip_on_trip(camera, mark, item))
 
     def _zone_in_alarm(self, zone_id: str) -> bool:
         """Tripped or any alarm active: a camera's scene baseline must not adapt meanwhile."""
@@ -649,6 +652,11 @@ class Runtime:
                 "cameras": self._cameras_health,
             }
         )
+
+
+def _clip_on_trip(camera: Camera, mark: Callable[[str], Any], item: Reading | Output) -> None:
+    if isinstance(item, ZoneTripChanged) and item.tripped and item.zone == camera.zone and camera.latest() is not None:
+        mark(f"zone {item.zone} tripped: {item.cause}"[:200])
 
 
 def _driver_kind(cfg: OutputConfig) -> str:

@@ -97,3 +97,22 @@ def test_a_camera_fault_shows_in_the_listing_and_refuses_commissioning(live: Liv
     assert listed["caption"].startswith("FAULT frozen")
     r = live.client.post("/api/v1/cameras/yard-cam/commission", json={"reason": "new"}, headers=live.headers("ada"))
     assert r.status_code == 409 and "FAULT" in r.json()["detail"]
+
+
+def test_a_trip_of_the_cameras_zone_keeps_a_clip(live: LiveHarness) -> None:
+    from gasguard.domain import ZoneTripChanged
+
+    camera = NoisyCamera("hob-cam", "kitchen", fps=2.0, detector=ScriptedDetector([False]), clock=live.clock)
+    live.runtime.add_camera(camera)
+    live.runtime.notify_observers(ZoneTripChanged("kitchen", True, "A2 on kitchen-ch1"))
+    assert camera.recorder is not None and camera.recorder.recording is None  # no picture yet: nothing to keep
+    for _ in range(4):
+        camera.capture()
+        live.clock.now += 0.5
+    live.runtime.notify_observers(ZoneTripChanged("boiler", True, "A2"))
+    assert camera.recorder.recording is None  # another zone
+    live.runtime.notify_observers(ZoneTripChanged("kitchen", True, "A2 on kitchen-ch1"))
+    assert camera.recorder.recording is not None
+    assert camera.recorder._active is not None and camera.recorder._active.reasons == [
+        "zone kitchen tripped: A2 on kitchen-ch1"
+    ]
