@@ -174,6 +174,7 @@ def test_the_signed_link_acknowledges_once_as_its_user(make_harness: MakeHarness
 
     tampered = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
     assert h.client.post(tampered).status_code == 400
+    assert h.client.post(link[:-3] + "ÄÖÜ").status_code == 400  # not base64url at all: refused, not a 500
 
     done = h.client.post(link)
     assert done.status_code == 200, done.text

@@ -66,8 +66,8 @@ class LinkSigner:
 
     def verify(self, token: str) -> AckClaim | None:
         """The claim of a token signed by this key, or ``None`` for anything else (expiry is the caller's)."""
-        if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1:
-            return None
+        if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1 or not token.isascii():
+            return None  # a signed token is base64url: anything else is not one of ours
         body, mac = token.split(".")
         if not hmac.compare_digest(mac, self._mac(body)):
             return None

@@ -273,14 +273,15 @@ async def ack_incident(incident_id: str, user: OperatorUser, services: ServicesD
     return {"accepted": True, "message": f"incident {incident.id} acknowledged by {user.name}"}
 
 
-@router.post("/test", responses={404: {"description": "No such route"}, 503: {"description": "Notifications are off"}})
+@router.post("/test", responses={404: {"description": "No such route"}, 409: {"description": "No notification routes"}})
 async def send_test_message(
     _admin: AdminUser, services: ServicesDep, route: Annotated[str | None, Query(max_length=64)] = None
 ) -> list[dict[str, Any]]:
     """Send a test message to every URL of each route (or one route) now; per-URL results."""
     notifier = notifier_for(services)
     if notifier is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="no notification routes are configured")
+        # Not a server fault: the site simply has nothing to send to, so it is a conflict with its state.
+        raise HTTPException(status.HTTP_409_CONFLICT, detail="no notification routes are configured")
     try:
         return await notifier.send_test(route)
     except KeyError:
