@@ -46,5 +46,5 @@ def test_script_prints_json(tmp_path: Path) -> None:
         check=True,
     )
     report = json.loads(out.stdout)
-    assert set(report) == {"no_leak", "no_leak_people_and_steam", "time_to_signal"}
+    assert set(report) == {"commission_s", "no_leak", "no_leak_people_and_steam", "time_to_signal"}
     assert report["time_to_signal"][0]["rate_g_s"] == 1.0
