@@ -5,7 +5,7 @@ import yaml
 from typer.testing import CliRunner
 
 from gasguard.cli import build_app
-from gasguard.config import ConfigError, example_config_path, load_site_config
+from gasguard.config import ConfigError, example_config_path, load_site_config, parse_site_config
 
 
 def write(tmp_path: Path, data: object) -> Path:
@@ -89,3 +89,13 @@ def test_config_check_command(tmp_path: Path) -> None:
     result = runner.invoke(build_app(), ["config", "check", str(bad)])
     assert result.exit_code == 1
     assert "sites: List should have at least 1 item" in result.output
+
+
+def test_the_examples_commented_outputs_are_valid_once_uncommented() -> None:
+    text = example_config_path().read_text(encoding="utf-8")
+    lines = [
+        line.replace("    # ", "    ", 1) if line.startswith(("    #   ", "    # outputs:")) else line
+        for line in text.splitlines()
+    ]
+    config = parse_site_config(yaml.safe_load("\n".join(lines)), "example with outputs")
+    assert [o.id for o in config.sites[0].outputs] == ["kitchen-sounder", "kitchen-fan", "system-fault"]
