@@ -258,6 +258,9 @@ class MqttValveDriver(_Strict):
     feedback_lost_s: float = Field(
         10.0, gt=0, le=3600, description="Broker unreachable this long: position reported unknown."
     )
+    heartbeat_s: float = Field(
+        1.0, ge=0.1, le=60, description="Seconds between heartbeat messages (the controller's watchdog: 3x this)."
+    )
 
 
 ValveDriverConfig = Annotated[SimulatedValveDriver | ModbusValveDriver | MqttValveDriver, Field(discriminator="kind")]

@@ -94,11 +94,12 @@ def test_mqtt_valves_sharing_a_zone_get_one_topic_pair_each() -> None:
 
 
 def test_an_mqtt_topic_in_the_config_overrides_the_default() -> None:
-    config = site({"id": "v1", "driver": {"kind": "mqtt", "topic": "relays/board7/out2", "feedback_lost_s": 30}})
-    driver = build(config, "v1", mqtt=BROKER)
+    mqtt = {"kind": "mqtt", "topic": "relays/board7/out2", "feedback_lost_s": 30, "heartbeat_s": 0.5}
+    driver = build(site({"id": "v1", "driver": mqtt}), "v1", mqtt=BROKER)
     assert isinstance(driver, MqttValve)
     assert (driver.command_topic, driver.state_topic) == ("relays/board7/out2/set", "relays/board7/out2/state")
-    assert driver.feedback_lost_s == 30.0
+    assert (driver.feedback_lost_s, driver.heartbeat_s) == (30.0, 0.5)
+    assert driver.heartbeat_topic == "relays/board7/out2/heartbeat"
 
 
 def test_an_mqtt_valve_without_a_broker_is_a_config_error_naming_it() -> None:

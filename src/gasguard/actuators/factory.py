@@ -76,6 +76,7 @@ def build_valve_driver(
             heartbeat_topic=f"{base}/heartbeat",
             availability_topic=f"{base}/availability",
             feedback_lost_s=driver.feedback_lost_s,
+            heartbeat_s=driver.heartbeat_s,
         )
     return SimulatedValve(
         valve.id, travel_time_s=valve.travel_time_s * SIMULATED_TRAVEL_FRACTION, position=ValvePosition.OPEN
