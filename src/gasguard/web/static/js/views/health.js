@@ -12,7 +12,7 @@ const REFRESH_MS = 10000;
 export const healthView = {
   id: "health",
   title: "Health",
-  mount(root) {
+  mount(root, ctx) {
     let timer = null;
     let stopped = false;
     const healthBox = h("div", {});
@@ -22,7 +22,7 @@ export const healthView = {
       "aria-labelledby": "maintenance-title",
     });
     root.replaceChildren(healthBox, maintenanceBox);
-    const stopMaintenance = mountMaintenance(maintenanceBox);
+    const stopMaintenance = mountMaintenance(maintenanceBox, ctx);
     const load = async () => {
       clearTimeout(timer);
       let health;

@@ -5,6 +5,7 @@
 import { api, ApiError, query } from "../api.js";
 import { fmtDateTime, h, labelCells, replaceContent } from "../ui.js";
 import { channelName, valveName, withNames, zoneName } from "../words.js";
+import { mountMaintenanceTools } from "./maintenance-tools.js";
 
 const WHAT = {
   bump: "Bump test",
@@ -21,12 +22,19 @@ const STATUS = {
   ok: { text: "In date", tone: "health-ok" },
 };
 
-/** Fill `box` (a section) with the maintenance picture; returns the function that stops it. */
-export function mountMaintenance(box) {
+/**
+ * Fill `box` (a section) with the maintenance picture and, below it, the tools (record forms and
+ * guided tests for operators, the drift chart and the report for everyone); returns the function
+ * that stops it.
+ */
+export function mountMaintenance(box, ctx) {
   const state = { due: null, records: null, drift: null, error: null, showAll: false };
   let stopped = false;
+  const picture = h("div", {});
+  const tools = h("div", { class: "maint-tools-box" });
+  box.replaceChildren(picture, tools);
   const render = () => {
-    if (!stopped) replaceContent(box, renderMaintenance(state, render, load));
+    if (!stopped) replaceContent(picture, renderMaintenance(state, render, load));
   };
   const load = async () => {
     const [due, records, drift] = await Promise.allSettled([
@@ -42,8 +50,10 @@ export function mountMaintenance(box) {
   };
   render();
   load();
+  const stopTools = mountMaintenanceTools(tools, ctx, () => load());
   return () => {
     stopped = true;
+    stopTools();
   };
 }
 
