@@ -1,9 +1,12 @@
 // Thermal cameras: the latest frame, polled with the bearer token (an <img src> cannot send headers),
-// with the plume mask or Grad-CAM drawn over it, and the leak score.
+// with the plume mask or Grad-CAM drawn over it, and the leak score. Below the frame: the camera's FAULT
+// (blocked, moved, frozen, blank), its commissioning (admins start it, with a reason, and watch its
+// progress) and its evidence clips, each with its video and snapshot to download.
 
 import { api, ApiError } from "../api.js";
+import { confirmWithReason } from "../dialog.js";
 import { store } from "../store.js";
-import { fmtTime, h, replaceContent } from "../ui.js";
+import { downloadBlob, fmtDateTime, fmtTime, h, replaceContent } from "../ui.js";
 import { zoneName } from "../words.js";
 
 const FRAME_INTERVAL_MS = 1000;
@@ -12,7 +15,7 @@ const LIST_INTERVAL_MS = 5000;
 export const camerasView = {
   id: "cameras",
   title: "Cameras",
-  mount(root) {
+  mount(root, ctx) {
     const panels = new Map();
     let stopped = false;
     let listTimer = null;
@@ -46,7 +49,7 @@ export const camerasView = {
         root.dataset.cameras = ids;
         const grid = h("div", { class: "camera-grid" });
         for (const cam of cameras) {
-          const panel = cameraPanel(cam);
+          const panel = cameraPanel(cam, ctx);
           panels.set(cam.id, panel);
           grid.append(panel.el);
         }
@@ -74,7 +77,7 @@ export const camerasView = {
   },
 };
 
-function cameraPanel(cam) {
+function cameraPanel(cam, ctx) {
   const id = cam.id;
   let overlay = "mask";
   let timer = null;
@@ -153,7 +156,12 @@ function cameraPanel(cam) {
         ? "Leak score: —"
         : `Leak score: ${value.toFixed(2)}${info.leak ? " — LEAK DETECTED" : ""}${info.ts ? ` (${fmtTime(info.ts)})` : ""}`;
     el.classList.toggle("leak", Boolean(info.leak));
+    showFault(fault, info.fault);
+    extras.update(info);
   };
+  const fault = h("p", { class: "message message-error camera-fault", role: "alert", testid: `camera-fault-${id}` });
+  fault.hidden = true;
+  const extras = cameraExtras(cam, ctx);
 
   const el = h(
     "article",
@@ -166,8 +174,11 @@ function cameraPanel(cam) {
     h("label", { for: `camera-overlay-${id}`, text: "Overlay " }),
     select,
     note,
+    fault,
+    extras.el,
   );
   fetchFrame();
+  updateScore();
   return {
     el,
     updateScore,
@@ -175,6 +186,190 @@ function cameraPanel(cam) {
       stopped = true;
       clearTimeout(timer);
       if (url) URL.revokeObjectURL(url);
+      extras.stop();
     },
   };
+}
+
+const FAULT_LABEL = { blocked: "Blocked", moved: "Moved", frozen: "Frozen", blank: "Blank" };
+const COMMISSION_POLL_MS = 1000;
+const CLIPS_INTERVAL_MS = 15000;
+
+function showFault(el, fault) {
+  if (!fault) {
+    el.hidden = true;
+    el.textContent = "";
+    return;
+  }
+  const kind = FAULT_LABEL[fault.kind] || fault.kind || "Fault";
+  const since = fault.since ? ` since ${fmtTime(fault.since)}` : "";
+  el.textContent = `Camera FAULT: ${kind}${since}${fault.detail ? ` — ${fault.detail}` : ""}. Its frames are not judged.`;
+  el.hidden = false;
+}
+
+/** Commissioning (state, progress; "Commission…" for admins) and the evidence clips of one camera. */
+function cameraExtras(cam, ctx) {
+  const id = cam.id;
+  const path = `/api/v1/cameras/${encodeURIComponent(id)}`;
+  let stopped = false;
+  let pollTimer = null;
+  let clipsTimer = null;
+  let clipIds = null;
+
+  const commissionText = h("p", { class: "muted small", role: "status", testid: `camera-commission-${id}` });
+  const progress = h("progress", { max: 1, value: 0, "aria-label": "Commissioning progress" });
+  progress.hidden = true;
+  const showCommissioning = (state) => {
+    if (!state) return;
+    progress.hidden = state.state !== "commissioning";
+    if (state.state === "commissioning") {
+      const share = typeof state.progress === "number" ? state.progress : 0;
+      progress.value = share;
+      commissionText.textContent = `Commissioning: learning the scene, ${Math.round(share * 100)} % done. No leak signal from this camera meanwhile; the gas detectors keep protecting.`;
+    } else if (state.state === "commissioned") {
+      const rec = state.record || {};
+      commissionText.textContent = `Commissioned${rec.commissioned_at ? ` ${fmtDateTime(rec.commissioned_at)}` : ""}${rec.by ? ` by ${rec.by}` : ""}${rec.reason ? ` (${rec.reason})` : ""}.`;
+    } else {
+      commissionText.textContent = "Not commissioned: the model's own threshold is used.";
+    }
+    commissionText.dataset.state = state.state;
+  };
+  const poll = async () => {
+    clearTimeout(pollTimer);
+    try {
+      const state = await api(`${path}/commission`);
+      if (stopped) return;
+      showCommissioning(state);
+      if (state.state === "commissioning") pollTimer = setTimeout(poll, COMMISSION_POLL_MS);
+    } catch (err) {
+      if (!stopped) commissionText.textContent = `Commissioning state unavailable: ${err.detail || err}`;
+    }
+  };
+  const commission = () =>
+    confirmWithReason({
+      title: `Commission ${cam.name || id}?`,
+      body:
+        "The camera learns its scene from the next stretch of video, which you confirm is free of gas. " +
+        "While it learns it sends no leak signal; the gas detectors keep protecting the zone.",
+      confirmLabel: "Commission",
+      fields: [{ name: "seconds", label: "Seconds of video to learn (5 to 3600)", type: "number", value: 120, min: 5, max: 3600 }],
+      action: async (values) => {
+        const state = await api(`${path}/commission`, {
+          method: "POST",
+          body: { reason: values.reason, seconds: values.seconds },
+        });
+        showCommissioning(state);
+        ctx.announce(`${cam.name || id}: commissioning started.`, "ok");
+        pollTimer = setTimeout(poll, COMMISSION_POLL_MS);
+      },
+    });
+  const commissionButton =
+    ctx && ctx.can("admin")
+      ? h("button", {
+          type: "button",
+          class: "btn",
+          testid: `camera-commission-button-${id}`,
+          text: "Commission…",
+          onclick: commission,
+        })
+      : null;
+
+  const clipsBox = h("div", { testid: `camera-clips-${id}` }, h("p", { class: "muted small", text: "Loading clips…" }));
+  const clipsError = h("p", { class: "message message-error", role: "alert" });
+  clipsError.hidden = true;
+  const download = async (url, button, fallback) => {
+    button.disabled = true;
+    clipsError.hidden = true;
+    try {
+      const response = await api(url, { raw: true });
+      const named = /filename="?([^";]+)"?/.exec(response.headers.get("Content-Disposition") || "");
+      downloadBlob(await response.blob(), named ? named[1] : fallback);
+    } catch (err) {
+      clipsError.textContent = `Download failed: ${err.detail || err}`;
+      clipsError.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  };
+  const loadClips = async () => {
+    clearTimeout(clipsTimer);
+    try {
+      const clips = await api(`${path}/clips`);
+      if (stopped) return;
+      const ids = clips.map((c) => c.id).join(",");
+      if (ids !== clipIds) {
+        clipIds = ids;
+        replaceContent(clipsBox, clipsList(clips, id, download));
+      }
+    } catch (err) {
+      if (stopped) return;
+      clipIds = null;
+      replaceContent(clipsBox, h("p", { class: "message message-error", role: "alert", text: `Clips unavailable: ${err.detail || err}` }));
+    }
+    if (!stopped) clipsTimer = setTimeout(loadClips, CLIPS_INTERVAL_MS);
+  };
+
+  const el = h(
+    "div",
+    { class: "camera-extras" },
+    h("h3", { text: "Commissioning" }),
+    commissionText,
+    progress,
+    commissionButton,
+    h("h3", { text: "Evidence clips" }),
+    clipsBox,
+    clipsError,
+  );
+  showCommissioning(cam.commissioning || null);
+  if (cam.commissioning && cam.commissioning.state === "commissioning") poll();
+  loadClips();
+  return {
+    el,
+    update(info) {
+      if (info.commissioning && !pollTimer) showCommissioning(info.commissioning);
+      if (commissionButton) commissionButton.disabled = Boolean(info.fault);
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(pollTimer);
+      clearTimeout(clipsTimer);
+    },
+  };
+}
+
+function clipsList(clips, cameraId, download) {
+  if (clips.length === 0) {
+    return h("p", { class: "empty small", testid: `camera-clips-empty-${cameraId}`, text: "No evidence clips kept." });
+  }
+  return h(
+    "ul",
+    { class: "clip-list" },
+    clips.map((clip) => {
+      const video = h("button", { type: "button", class: "btn", testid: `clip-video-${clip.id}`, text: "Video" });
+      const snap = h("button", { type: "button", class: "btn", testid: `clip-snapshot-${clip.id}`, text: "Snapshot" });
+      video.setAttribute("aria-label", `Download the video of the clip of ${fmtDateTime(clip.triggered_at)}`);
+      snap.setAttribute("aria-label", `Download the snapshot of the clip of ${fmtDateTime(clip.triggered_at)}`);
+      const suffix = String(clip.video || "").split(".").pop() || "mp4";
+      video.addEventListener("click", () =>
+        download(clip.video_url, video, `${cameraId}-${clip.id}.${suffix}`),
+      );
+      snap.addEventListener("click", () => download(clip.snapshot_url, snap, `${cameraId}-${clip.id}.jpg`));
+      const facts = [
+        typeof clip.duration_s === "number" ? `${clip.duration_s} s` : null,
+        typeof clip.max_leak_score === "number" ? `peak score ${clip.max_leak_score.toFixed(2)}` : null,
+        (clip.reasons || []).join(", ") || null,
+      ].filter(Boolean);
+      return h(
+        "li",
+        { class: "clip-item", testid: "camera-clip", "data-clip": clip.id },
+        h(
+          "div",
+          {},
+          h("strong", { text: fmtDateTime(clip.triggered_at) }),
+          h("p", { class: "muted small", text: facts.join(" · ") }),
+        ),
+        h("div", { class: "button-row" }, video, snap),
+      );
+    }),
+  );
 }
