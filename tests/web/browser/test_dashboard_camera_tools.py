@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 try:
-    from playwright.sync_api import Browser, Page, Route, expect
+    from playwright.sync_api import Browser, Page, Route, WebSocketRoute, expect
 except ImportError:  # without the package: skip with the reason, but never under CI
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
         raise
@@ -155,6 +155,24 @@ def test_admin_commissions_a_camera_and_downloads_its_evidence_clip(
         page.add_init_script(RECORD_VIOLATIONS)
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("console", lambda m: csp.append(m.text) if "Content Security Policy" in m.text else None)
+        blocked = {"on": False}
+
+        def live_feed(ws: WebSocketRoute) -> None:
+            """Pass the live feed through; once `blocked` is on, every camera frame says FAULT blocked."""
+            server = ws.connect_to_server()
+            ws.on_message(lambda message: server.send(message))
+
+            def to_page(message: str | bytes) -> None:
+                if blocked["on"] and isinstance(message, str) and '"camera"' in message:
+                    body = json.loads(message)
+                    if body.get("type") == "camera":
+                        body["data"]["fault"] = "blocked"
+                        message = json.dumps(body)
+                ws.send(message)
+
+            server.on_message(to_page)
+
+        page.route_web_socket(re.compile(r".*/api/v1/ws.*"), live_feed)
         page.goto("/")
         page.get_by_label("Username").fill("admin")
         page.get_by_label("Password").fill(demo["password"])
@@ -195,7 +213,8 @@ def test_admin_commissions_a_camera_and_downloads_its_evidence_clip(
         page.get_by_test_id(f"camera-commission-{CAMERA}").scroll_into_view_if_needed()
         shots(page, "commissioned-with-clip")
 
-        # A FAULT in the camera listing is shown on the camera, and commissioning is not offered meanwhile.
+        # A FAULT (the live frames say its kind, the listing its detail) is shown on the camera, and
+        # commissioning is not offered meanwhile.
         def with_fault(route: Route) -> None:
             response = route.fetch()
             cameras = response.json()
@@ -204,6 +223,7 @@ def test_admin_commissions_a_camera_and_downloads_its_evidence_clip(
             route.fulfill(response=response, json=cameras)
 
         page.route(re.compile(r".*/api/v1/cameras$"), with_fault)
+        blocked["on"] = True
         fault = page.get_by_test_id(f"camera-fault-{CAMERA}")
         expect(fault).to_contain_text("Camera FAULT: Blocked", timeout=15_000)
         expect(fault).to_contain_text("the lens is covered")

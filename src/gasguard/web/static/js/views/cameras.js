@@ -61,7 +61,7 @@ export const camerasView = {
             : grid,
         );
       }
-      for (const cam of cameras) panels.get(cam.id)?.updateScore();
+      for (const cam of cameras) panels.get(cam.id)?.setListed(cam);
     };
 
     replaceContent(root, h("h1", { text: "Cameras" }), h("p", { class: "muted", text: "Loading…" }));
@@ -156,9 +156,14 @@ function cameraPanel(cam, ctx) {
         ? "Leak score: —"
         : `Leak score: ${value.toFixed(2)}${info.leak ? " — LEAK DETECTED" : ""}${info.ts ? ` (${fmtTime(info.ts)})` : ""}`;
     el.classList.toggle("leak", Boolean(info.leak));
-    showFault(fault, info.fault);
-    extras.update(info);
+    // The live frames say only the fault's kind (or none); the listing adds its detail and since when.
+    const live = info.fault;
+    const detailed = listedFault && typeof live === "string" && listedFault.kind === live ? listedFault : null;
+    const shown = typeof live === "string" ? detailed || { kind: live } : live || null;
+    showFault(fault, shown);
+    extras.update({ ...info, fault: shown });
   };
+  let listedFault = cam.fault || null;
   const fault = h("p", { class: "message message-error camera-fault", role: "alert", testid: `camera-fault-${id}` });
   fault.hidden = true;
   const extras = cameraExtras(cam, ctx);
@@ -182,6 +187,10 @@ function cameraPanel(cam, ctx) {
   return {
     el,
     updateScore,
+    setListed(listed) {
+      listedFault = listed.fault || null;
+      updateScore();
+    },
     stop() {
       stopped = true;
       clearTimeout(timer);
