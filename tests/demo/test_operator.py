@@ -28,9 +28,15 @@ class FakeRuntime:
             "alarms": [{"id": "kitchen/ml/ML", "state": "unacknowledged", "active": True, "acked": False}],
         }
         self.commands: list[OperatorCommand] = []
+        self.outputs: list[dict[str, Any]] = [
+            {"id": "kitchen-sounder", "kind": "sounder", "mode": "pulsed", "zones": ["kitchen"]}
+        ]
 
     def zones_view(self) -> list[dict[str, Any]]:
         return [self.zone]
+
+    def outputs_view(self) -> list[dict[str, Any]]:
+        return self.outputs
 
     async def operate(self, command: OperatorCommand) -> OperatorResult:
         self.commands.append(command)
@@ -50,7 +56,8 @@ def test_after_a_camera_trip_the_operator_acknowledges_then_resets_only_once_the
 
     async def story() -> None:
         assert await at(0.0) == []  # the trip itself: the gas reads clear, but the camera's hold is on
-        assert await at(ScriptedOperator.ACK_AFTER_S) == ["ack kitchen/ml/ML"]
+        assert await at(ScriptedOperator.ACK_AFTER_S) == ["ack kitchen/ml/ML", "silence kitchen-sounder"]
+        runtime.outputs[0]["mode"] = "on"  # silenced: steady until the reset
         ml_alarm.update(acked=True, state="acknowledged")
         assert await at(25.0) == []  # still held
         ml_alarm.update(active=False, state="latched")  # the hold expired

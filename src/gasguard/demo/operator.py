@@ -83,6 +83,7 @@ class ScriptedOperator:
                 first = self._seen_unacked.setdefault(alarm["id"], t)
                 if t - first >= self.ACK_AFTER_S:
                     await self._do(OperatorAction.ACK, alarm["id"], "alarm seen, going to check")
+                    await self._silence_sounders(zone["id"])
             if zone["tripped"]:
                 # Counted only while tripped, so the clear spell starts at the trip at the earliest (a
                 # camera trip comes while the detectors still read clear).
@@ -97,6 +98,13 @@ class ScriptedOperator:
             for valve in zone["valves"]:
                 if valve["state"] == "closed" and valve["open_permitted"]:
                     await self._do(OperatorAction.OPEN, valve["id"], "leak repaired, supply restored")
+
+    async def _silence_sounders(self, zone_id: str) -> None:
+        """Silence the zone's sounding sounders when the alarm is seen (silence is not acknowledge: the
+        story acknowledges too, and the sounder goes steady until the reset)."""
+        for output in self.runtime.outputs_view():
+            if output["kind"] == "sounder" and output["mode"] == "pulsed" and zone_id in output["zones"]:
+                await self._do(OperatorAction.SILENCE, output["id"], "heard it, going to check")
 
     async def run(self, _runtime: Runtime) -> None:
         while True:
