@@ -22,6 +22,7 @@ import socket
 import ssl
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -176,6 +177,34 @@ def make_client(
         socket_options=[TCP_NODELAY],
         clean_session=clean_session,
     )
+
+
+async def publish_command(
+    ready: asyncio.Event,
+    client: Callable[[], aiomqtt.Client | None],
+    broker: BrokerAddress,
+    topic: str,
+    payload: str,
+    timeout_s: float,
+) -> str | None:
+    """Publish one device command (QoS 1, never retained) once the connection is up.
+
+    Returns ``None`` when the broker took it, else why not, for the driver to raise as its own error:
+    valves and outputs fail differently, but must never wait longer than ``timeout_s``.
+    """
+    try:
+        async with asyncio.timeout(timeout_s):
+            await ready.wait()
+            connected = client()
+            if connected is None:
+                raise aiomqtt.MqttError("connection closed")
+            await connected.publish(topic, payload, qos=1, retain=False)
+    except TimeoutError:
+        state = "not acknowledged" if ready.is_set() else "broker not connected"
+        return f"{state} within {timeout_s:g} s ({broker.host}:{broker.port})"
+    except aiomqtt.MqttError as exc:
+        return str(exc)
+    return None
 
 
 class AnonymousAccess(StrEnum):

@@ -47,7 +47,7 @@ import aiomqtt
 from gasguard.actuators.base import Alive, LinkHealth, Report, ValveDriverError
 from gasguard.actuators.heartbeat import always_alive, publish_heartbeats
 from gasguard.domain import ValveAction, ValveFeedback, ValvePosition
-from gasguard.mqtt_client import OFFLINE, BrokerAddress, make_client
+from gasguard.mqtt_client import OFFLINE, BrokerAddress, make_client, publish_command
 
 logger = logging.getLogger(__name__)
 
@@ -175,21 +175,11 @@ class MqttValve:
     async def drive(self, action: ValveAction) -> None:
         """Publish ``OPEN`` or ``CLOSE``; raise ``ValveDriverError`` if the broker does not take it in time."""
         payload = COMMANDS[action]
-        where = f"{self.valve_id}: {payload} on {self.command_topic}"
-        try:
-            async with asyncio.timeout(self.publish_timeout_s):
-                await self._ready.wait()
-                client = self._client
-                if client is None:
-                    raise aiomqtt.MqttError("connection closed")
-                await client.publish(self.command_topic, payload, qos=1, retain=False)
-        except TimeoutError:
-            state = "not acknowledged" if self._ready.is_set() else "broker not connected"
-            raise self._failed(
-                f"{where}: {state} within {self.publish_timeout_s:g} s ({self.broker.host}:{self.broker.port})"
-            ) from None
-        except aiomqtt.MqttError as exc:
-            raise self._failed(f"{where}: {exc}") from None
+        problem = await publish_command(
+            self._ready, lambda: self._client, self.broker, self.command_topic, payload, self.publish_timeout_s
+        )
+        if problem is not None:
+            raise self._failed(f"{self.valve_id}: {payload} on {self.command_topic}: {problem}")
         self.stats.commands += 1
         self.commands.append(action)
         logger.info("valve %s: %s published on %s", self.valve_id, payload, self.command_topic)

@@ -33,7 +33,7 @@ from gasguard.actuators.base import Alive, LinkHealth, OutputDriverError, Report
 from gasguard.actuators.heartbeat import always_alive, publish_heartbeats
 from gasguard.actuators.mqtt import ONLINE
 from gasguard.domain import OutputMode
-from gasguard.mqtt_client import OFFLINE, BrokerAddress, make_client
+from gasguard.mqtt_client import OFFLINE, BrokerAddress, make_client, publish_command
 
 logger = logging.getLogger(__name__)
 
@@ -135,21 +135,11 @@ class MqttOutput:
     async def set(self, mode: OutputMode) -> None:
         """Publish ``ON``, ``OFF`` or ``PULSE``; raise ``OutputDriverError`` if the broker does not take it."""
         payload = COMMANDS[mode]
-        where = f"{self.output_id}: {payload} on {self.command_topic}"
-        try:
-            async with asyncio.timeout(self.publish_timeout_s):
-                await self._ready.wait()
-                client = self._client
-                if client is None:
-                    raise aiomqtt.MqttError("connection closed")
-                await client.publish(self.command_topic, payload, qos=1, retain=False)
-        except TimeoutError:
-            state = "not acknowledged" if self._ready.is_set() else "broker not connected"
-            raise OutputDriverError(
-                f"{where}: {state} within {self.publish_timeout_s:g} s ({self.broker.host}:{self.broker.port})"
-            ) from None
-        except aiomqtt.MqttError as exc:
-            raise OutputDriverError(f"{where}: {exc}") from None
+        problem = await publish_command(
+            self._ready, lambda: self._client, self.broker, self.command_topic, payload, self.publish_timeout_s
+        )
+        if problem is not None:
+            raise OutputDriverError(f"{self.output_id}: {payload} on {self.command_topic}: {problem}")
         self.mode = mode
         self.modes.append(mode)
         logger.info("output %s: %s published on %s", self.output_id, payload, self.command_topic)
