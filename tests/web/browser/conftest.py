@@ -243,6 +243,30 @@ def browser(chromium_path: str) -> Iterator[Browser]:
             launched.close()
 
 
+@pytest.fixture
+def pages_sized_for(browser: Browser) -> Iterator[Callable[[str], Callable[[dict[str, int]], Page]]]:
+    """``pages_sized_for(base_url)(viewport)`` opens a page of that size on a server; every page closes at
+    the end of the test, which fails if a script error happened in any of them."""
+    contexts: list[Any] = []
+    errors: list[str] = []
+
+    def sized_for(base_url: str) -> Callable[[dict[str, int]], Page]:
+        def make(viewport: dict[str, int]) -> Page:
+            context = browser.new_context(viewport=viewport, base_url=base_url)
+            contexts.append(context)
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            return page
+
+        return make
+
+    yield sized_for
+    for context in contexts:
+        context.close()
+    assert not errors, f"script errors in the page: {errors}"
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     """Screenshots of the last run, one folder per test."""

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 try:
-    from playwright.sync_api import Browser, Page, expect
+    from playwright.sync_api import Page, expect
 except ImportError:  # without the package: skip with the reason, but never under CI
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
         raise
@@ -57,22 +57,10 @@ def recorded(server: Any) -> Any:
 
 
 @pytest.fixture
-def sized_page(browser: Browser, recorded: Any) -> Iterator[Callable[[dict[str, int]], Page]]:
-    contexts: list[Any] = []
-    errors: list[str] = []
-
-    def make(viewport: dict[str, int]) -> Page:
-        context = browser.new_context(viewport=viewport, base_url=recorded.url)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-    assert not errors, f"script errors in the page: {errors}"
+def sized_page(
+    pages_sized_for: Callable[[str], Callable[[dict[str, int]], Page]], recorded: Any
+) -> Callable[[dict[str, int]], Page]:
+    return pages_sized_for(recorded.url)
 
 
 @pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone-390x844", "laptop-1366x768"])

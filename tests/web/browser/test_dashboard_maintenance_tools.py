@@ -64,7 +64,11 @@ def sized_page(browser: Browser, server: Any) -> Iterator[Callable[[dict[str, in
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on(
             "console",
-            lambda m: csp.append(m.text) if "Content Security Policy" in m.text or "Content-Security-Policy" in m.text else None,
+            lambda m: (
+                csp.append(m.text)
+                if "Content Security Policy" in m.text or "Content-Security-Policy" in m.text
+                else None
+            ),
         )
         page.__dict__["csp"] = csp
         return page
