@@ -287,3 +287,23 @@ class ZoneLeaseRow(Base):
     token: Mapped[int] = mapped_column(BigInteger(), nullable=False)
     acquired_at: Mapped[float] = mapped_column(Double(), nullable=False)
     expires_at: Mapped[float] = mapped_column(Double(), nullable=False)
+
+
+class TestSessionRow(Base):
+    """A guided test in progress (``maintenance.guided``), kept so that it survives a restart.
+
+    ``state`` holds what was measured so far (samples, alarms, valve marks); ``saved_at`` is when it was
+    last checkpointed, so the record can say which readings a restart made it miss."""
+
+    __test__ = False  # not a pytest test class, though its name starts with Test
+    __tablename__ = "maintenance_test_sessions"
+
+    id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    target: Mapped[str] = mapped_column(String(128), nullable=False)
+    zone: Mapped[str] = mapped_column(String(64), nullable=False)
+    performed_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    started_at: Mapped[float] = mapped_column(Double(), nullable=False)
+    deadline: Mapped[float] = mapped_column(Double(), nullable=False)
+    saved_at: Mapped[float] = mapped_column(Double(), nullable=False)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON(), nullable=False, default=dict)
