@@ -14,10 +14,9 @@ from gasguard.actuators.simulated import SimulatedValve
 from gasguard.config import SiteConfig, parse_site_config
 from gasguard.domain import OperatorAction, OperatorCommand, Reading, ValvePosition
 from gasguard.runtime import Runtime, UnknownChannelError, build_runtime
+from gasguard.services import Services, build_services
 from gasguard.storage.events import EventFilter, EventKind, list_events
 from gasguard.storage.migrate import upgrade_to_head
-from gasguard.web import build_services
-from gasguard.web.services import Services
 from gasguard.web.testing import make_settings
 
 SITE = {

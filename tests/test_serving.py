@@ -20,8 +20,8 @@ from gasguard.config import parse_site_config
 from gasguard.ingest.discovery import discovery_messages
 from gasguard.ingest.mqtt import BrokerAddress, make_client
 from gasguard.runtime import Runtime
+from gasguard.services import Services
 from gasguard.serving import build_live_app
-from gasguard.web.services import Services
 from gasguard.web.testing import PASSWORD, make_settings
 
 pytestmark = pytest.mark.server

@@ -36,11 +36,11 @@ from gasguard.notify import FanoutBus, Message
 from gasguard.pipeline import SafetyPipeline
 from gasguard.safety.interlock import PlantState, cold_start
 from gasguard.safety.snapshot import SnapshotError, restore, to_snapshot
+from gasguard.services import Services
+from gasguard.services.health import ComponentHealth
 from gasguard.storage.events import EventKind, EventRecord
 from gasguard.storage.snapshots import SnapshotStore
 from gasguard.storage.writer import ComponentStatus
-from gasguard.web.health import ComponentHealth
-from gasguard.web.services import Services
 
 log = logging.getLogger(__name__)
 

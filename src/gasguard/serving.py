@@ -29,12 +29,12 @@ from gasguard.ingest.mqtt import MqttPublisher, MqttReadingSource
 from gasguard.mqtt_client import BrokerSecurity, broker_from_settings
 from gasguard.notifications.service import attach_notifications
 from gasguard.runtime import Runtime, UnknownChannelError, build_runtime
+from gasguard.services import Services, build_services
+from gasguard.services.health import ComponentHealth, HealthCheck
 from gasguard.settings import ServiceSettings
 from gasguard.storage.engine import explained_database_failures
 from gasguard.storage.writer import ComponentStatus
-from gasguard.web import build_services, create_app
-from gasguard.web.health import ComponentHealth, HealthCheck
-from gasguard.web.services import Services
+from gasguard.web import create_app
 
 log = logging.getLogger(__name__)
 

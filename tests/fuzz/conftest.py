@@ -19,8 +19,9 @@ import gasguard.auth.passwords as passwords
 from gasguard.actuators.simulated import SimulatedValve
 from gasguard.auth import Role, create_user
 from gasguard.runtime import build_runtime
+from gasguard.services import build_services
 from gasguard.storage.migrate import upgrade_to_head
-from gasguard.web import build_services, create_app
+from gasguard.web import create_app
 from gasguard.web.testing import NOW, PASSWORD, FakeClock, make_settings
 from live_harness import LiveHarness, make_test_site
 

@@ -48,9 +48,9 @@ from gasguard.mqtt_client import (
     probe_anonymous,
 )
 from gasguard.runtime import Runtime
+from gasguard.services import Services
 from gasguard.serving import build_live_app
 from gasguard.storage.events import EventKind
-from gasguard.web.services import Services
 from gasguard.web.testing import make_settings
 
 pytestmark = pytest.mark.server

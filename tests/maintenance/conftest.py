@@ -21,8 +21,9 @@ from gasguard.maintenance.plant import PlantDirectory
 from gasguard.maintenance.registry import maintenance_for
 from gasguard.maintenance.service import Maintenance
 from gasguard.runtime import build_runtime
+from gasguard.services import build_services
 from gasguard.storage.migrate import upgrade_to_head
-from gasguard.web import build_services, create_app
+from gasguard.web import create_app
 from gasguard.web.testing import NOW, PASSWORD, FakeClock, make_settings
 from live_harness import LiveHarness
 from storage.conftest import any_database_url, mysql_url, postgres_url, sqlite_url

@@ -23,8 +23,9 @@ from gasguard.auth import Role, create_user
 from gasguard.config import parse_site_config
 from gasguard.notifications.service import attach_notifications
 from gasguard.runtime import build_runtime
+from gasguard.services import build_services
 from gasguard.storage.migrate import upgrade_to_head
-from gasguard.web import build_services, create_app
+from gasguard.web import create_app
 from gasguard.web.testing import NOW, PASSWORD, FakeClock, make_settings
 from live_harness import TEST_SITE
 from notify_helpers import ENV, PUBLIC_URL, NotifyHarness, SmtpServer, Webhooks, free_port

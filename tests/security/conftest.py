@@ -16,8 +16,9 @@ from fastapi.testclient import TestClient
 
 import gasguard.auth.passwords as passwords
 from gasguard.auth import Role, create_user
+from gasguard.services import build_services
 from gasguard.storage.migrate import upgrade_to_head
-from gasguard.web import build_services, create_app
+from gasguard.web import create_app
 from gasguard.web.testing import NOW, PASSWORD, ApiHarness, FakeClock, make_settings
 
 

@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 
 from gasguard.cli import build_app
 from gasguard.config import example_config_path
+from gasguard.services.health import ComponentHealth
 from gasguard.storage.writer import ComponentStatus
-from gasguard.web.health import ComponentHealth
 from gasguard.web.testing import PASSWORD, ApiHarness
 
 SQL_MARKS = ("[SQL", "SELECT", "[parameters", "sqlalche.me")

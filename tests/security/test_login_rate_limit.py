@@ -16,7 +16,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from gasguard.web import build_services, create_app
+from gasguard.services import build_services
+from gasguard.web import create_app
 from gasguard.web.testing import PASSWORD, ApiHarness, make_settings
 
 LOGIN = "/api/v1/auth/login"

@@ -19,9 +19,9 @@ from gasguard.actuators.simulated import SimulatedValve
 from gasguard.auth import Role, create_user
 from gasguard.config import SiteConfig, example_config_path, load_site_config
 from gasguard.runtime import build_runtime
+from gasguard.services import Services, build_services
 from gasguard.storage.migrate import upgrade_to_head
-from gasguard.web import build_services, create_app
-from gasguard.web.services import Services
+from gasguard.web import create_app
 from gasguard.web.testing import NOW, PASSWORD, ApiHarness, FakeClock, make_settings
 from live_harness import LiveHarness, make_test_site, make_test_site_with_outputs
 

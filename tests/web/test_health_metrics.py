@@ -4,9 +4,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from gasguard.services import build_services
+from gasguard.services.health import ComponentHealth
 from gasguard.storage.writer import ComponentStatus
-from gasguard.web import build_services, create_app
-from gasguard.web.health import ComponentHealth
+from gasguard.web import create_app
 from gasguard.web.testing import ApiHarness, make_settings
 
 

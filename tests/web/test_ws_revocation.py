@@ -30,7 +30,8 @@ import gasguard.web.routes.ws as ws_route
 from gasguard.auth.tokens import TokenHasher
 from gasguard.cli import build_app
 from gasguard.notify import Message
-from gasguard.web import build_services, create_app
+from gasguard.services import build_services
+from gasguard.web import create_app
 from gasguard.web.testing import NOW, PASSWORD
 from live_harness import LiveHarness
 

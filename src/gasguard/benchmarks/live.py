@@ -18,9 +18,8 @@ from typing import Any
 from gasguard.config import SiteConfig, parse_site_config
 from gasguard.domain import OperatorAction, OperatorCommand
 from gasguard.runtime import Runtime
+from gasguard.services import Services, build_services
 from gasguard.settings import ServiceSettings
-from gasguard.web import build_services
-from gasguard.web.services import Services
 
 BENCH_SECRET_KEY = "gasguard-benchmark-secret-key-0123456789"  # 40 characters; never used for real sign-ins
 BENCH_USER = "benchmark"

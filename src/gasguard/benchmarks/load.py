@@ -42,8 +42,8 @@ from gasguard.benchmarks.service import free_port
 from gasguard.benchmarks.stats import summarise_ms
 from gasguard.domain import Output, Reading
 from gasguard.runtime import Runtime
+from gasguard.services import Services
 from gasguard.serving import build_live_app
-from gasguard.web.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from gasguard.commands.apps import CliApps
 if TYPE_CHECKING:
     from gasguard.config import SiteConfig
     from gasguard.runtime import Runtime
+    from gasguard.services import Services
     from gasguard.serving import ServeOptions
     from gasguard.settings import ServiceSettings
-    from gasguard.web.services import Services
 
 
 def register(apps: CliApps) -> None:

@@ -27,8 +27,8 @@ import yaml
 
 from gasguard.config import SiteConfig, parse_site_config
 from gasguard.runtime import Runtime
+from gasguard.services import Services
 from gasguard.settings import ServiceSettings, default_data_dir
-from gasguard.web.services import Services
 
 log = logging.getLogger(__name__)
 

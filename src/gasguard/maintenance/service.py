@@ -31,9 +31,9 @@ from gasguard.maintenance.plant import PlantDirectory
 from gasguard.maintenance.records import RecordInput, store_record
 from gasguard.maintenance.registry import maintenance_for, register
 from gasguard.notify import FanoutBus, Message
+from gasguard.services.health import ComponentHealth
 from gasguard.storage.events import EventRecord
 from gasguard.storage.writer import ComponentStatus
-from gasguard.web.health import ComponentHealth
 
 if TYPE_CHECKING:
     from gasguard.runtime import Runtime

@@ -43,8 +43,8 @@ from gasguard.notifications.messages import MessageComposer, zone_directory
 from gasguard.notifications.registry import register
 from gasguard.notifications.store import DeliveryAttempt, add_deliveries, load_open_incidents, save_incidents
 from gasguard.notify import FanoutBus, Message
+from gasguard.services.health import ComponentHealth
 from gasguard.storage.writer import ComponentStatus
-from gasguard.web.health import ComponentHealth
 
 if TYPE_CHECKING:
     from gasguard.runtime import Runtime

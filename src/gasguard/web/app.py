@@ -31,6 +31,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from gasguard import __version__
 from gasguard.auth import PasswordPolicyError
+from gasguard.services import Services, build_services
 from gasguard.settings import ServiceSettings
 from gasguard.web import metrics
 from gasguard.web.health import describe_error
@@ -55,7 +56,6 @@ from gasguard.web.routes import (
     ws,
     zones,
 )
-from gasguard.web.services import Services, build_services
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from gasguard.auth import Principal, Role, authenticate_token
-from gasguard.web.services import Services
+from gasguard.services import Services
 
 if TYPE_CHECKING:
     from gasguard.runtime import Runtime

@@ -14,19 +14,11 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
+from gasguard.services.health import ComponentHealth, HealthCheck
 from gasguard.storage.writer import ComponentStatus
-
-HealthCheck = Callable[[], "ComponentHealth"]
-
-
-@dataclass(frozen=True, slots=True)
-class ComponentHealth:
-    status: ComponentStatus
-    detail: Mapping[str, Any] = field(default_factory=dict)
 
 
 def overall(components: Mapping[str, ComponentHealth]) -> ComponentStatus:

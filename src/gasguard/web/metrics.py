@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from gasguard.web.services import Services
+from gasguard.services import Services
 
 
 class ServiceCollector(Collector):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from gasguard.services import Services
 from gasguard.settings import ServiceSettings
-from gasguard.web.services import Services
 
 PASSWORD = "correct horse battery"
 NOW = 1_700_000_000.0

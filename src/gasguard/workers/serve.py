@@ -20,13 +20,13 @@ from fastapi import FastAPI, Response
 
 from gasguard.config import SiteConfig
 from gasguard.mqtt_client import broker_from_settings
+from gasguard.services import Services, build_services
+from gasguard.services.health import ComponentHealth
 from gasguard.serving import ServeOptions, check_port_free
 from gasguard.settings import ServiceSettings
 from gasguard.storage.engine import explained_database_failures
 from gasguard.storage.writer import ComponentStatus
-from gasguard.web import build_services, create_app
-from gasguard.web.health import ComponentHealth
-from gasguard.web.services import Services
+from gasguard.web import create_app
 from gasguard.workers.commands import CommandClient, CommandServer
 from gasguard.workers.lease import LeaseStoreUnsupportedError, LeaseTable, unowned_message, zone_owners
 from gasguard.workers.remote import WebTierRuntime

@@ -30,7 +30,7 @@ from gasguard.config import SiteConfig
 from gasguard.domain import OperatorCommand, OperatorResult
 from gasguard.ingest.mqtt import MqttPublisher
 from gasguard.mqtt_client import BrokerAddress
-from gasguard.web.services import Services
+from gasguard.services import Services
 from gasguard.workers.lease import LeaseTable, LeaseTiming
 from gasguard.workers.zone import OwnedZone
 

@@ -27,8 +27,8 @@ from gasguard.config import SiteConfig
 from gasguard.ingest.mqtt import MqttReadingSource
 from gasguard.mqtt_client import BrokerAddress, make_client
 from gasguard.runtime import Runtime, UnknownChannelError, initial_state
+from gasguard.services import Services
 from gasguard.storage.snapshots import PLANT_SCOPE, SnapshotStore, load_snapshot, save_snapshot
-from gasguard.web.services import Services
 from gasguard.workers.lease import LeaseTable
 
 log = logging.getLogger(__name__)

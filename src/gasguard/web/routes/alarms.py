@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import APIRouter, Body, HTTPException, Query, status
 
 from gasguard.domain import OperatorAction
+from gasguard.services import Services
 from gasguard.storage.events import EventFilter, EventKind, list_events
 from gasguard.web.deps import CurrentUser, OperatorUser, RuntimeDep, ServicesDep, get_runtime
 from gasguard.web.routes.operate import REFUSED, UNAVAILABLE, Responses, run_command
 from gasguard.web.routes.zones import zone_or_404
 from gasguard.web.schemas import AlarmView, EventPublic, InhibitBody, OperatorResponse, ReasonBody, ShelveBody
-from gasguard.web.services import Services
 
 if TYPE_CHECKING:
     from gasguard.runtime import Runtime

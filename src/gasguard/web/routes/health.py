@@ -14,11 +14,11 @@ from fastapi import APIRouter, Request, Response, status
 from sqlalchemy.exc import SQLAlchemyError
 
 from gasguard.auth import authenticate_token
+from gasguard.services import Services
 from gasguard.storage.writer import ComponentStatus
 from gasguard.web.deps import OptionalCredentials, ServicesDep
 from gasguard.web.health import RecentViewers, describe_error, overall, public_detail, run_checks
 from gasguard.web.schemas import ComponentPublic, HealthPublic
-from gasguard.web.services import Services
 
 logger = logging.getLogger(__name__)
 

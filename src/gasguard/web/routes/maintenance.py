@@ -42,10 +42,10 @@ from gasguard.maintenance.records import (
 from gasguard.maintenance.registry import maintenance_for
 from gasguard.maintenance.replay import run_replay
 from gasguard.maintenance.report import check_period, csv_files, gather, pdf_bytes, utc
+from gasguard.services import Services
 from gasguard.web.deps import AdminUser, CurrentUser, OperatorUser, ServicesDep
 from gasguard.web.routes.operate import REFUSED, UNAVAILABLE, Responses, run_command
 from gasguard.web.schemas import StrippedReason
-from gasguard.web.services import Services
 
 if TYPE_CHECKING:
     from gasguard.maintenance.service import Maintenance

@@ -28,9 +28,9 @@ from gasguard.notifications.links import AckClaim, LinkSigner
 from gasguard.notifications.messages import clock_text
 from gasguard.notifications.registry import notifier_for
 from gasguard.notifications.store import get_incident, list_deliveries, list_incidents, nonce_used, use_nonce
+from gasguard.services import Services
 from gasguard.storage.models import UserRow
 from gasguard.web.deps import AdminUser, CurrentUser, OperatorUser, ServicesDep
-from gasguard.web.services import Services
 
 logger = logging.getLogger(__name__)
 

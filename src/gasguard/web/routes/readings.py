@@ -12,12 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from gasguard.services import Services
 from gasguard.storage.readings import MAX_POINTS_LIMIT, downsample_readings
 from gasguard.web.deps import CurrentUser, RuntimeDep, ServicesDep
 from gasguard.web.routes.operate import UNAVAILABLE
 from gasguard.web.routes.zones import zone_or_404
 from gasguard.web.schemas import HistoryPoint, LatestReading, ReadingHistory
-from gasguard.web.services import Services
 
 router = APIRouter(prefix="/api/v1/readings", tags=["readings"])
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 
 from gasguard.auth import AuthError, PasswordPolicyError, User, create_user, get_user, list_users, update_user
+from gasguard.services import Services
 from gasguard.web.deps import AdminUser, ServicesDep, SessionDep
 from gasguard.web.routes.ws import REASON_ROLE_CHANGED
 from gasguard.web.schemas import UserCreate, UserPublic, UserUpdate
-from gasguard.web.services import Services
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 

@@ -33,7 +33,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from gasguard.auth import Principal, Role, authenticate_token
 from gasguard.auth.users import recheck_session
 from gasguard.notify import Message, Subscription
-from gasguard.web.services import LiveWatch, Services
+from gasguard.services import LiveWatch, Services
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,6 @@
-"""Everything a running app needs, built once per app (never at import time).
+"""``Services``: everything a running GasGuard process shares, built once per process (never at import
+time) by ``build_services``: the database, the bus, the event recorder, the reading writer, health
+checks and the tasks to run. The web app, the runtime and the zone workers are all handed one.
 
 Tests build their own ``Services`` on their own SQLite file; the live pipeline adds its components
 (sources, actuators, models) and their health checks to the same object.
@@ -6,10 +8,7 @@ Tests build their own ``Services`` on their own SQLite file; the live pipeline a
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -22,78 +21,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gasguard.auth import LoginRateLimiter, TokenHasher
 from gasguard.notify import FanoutBus, Message
+from gasguard.services.health import ComponentHealth, HealthCheck
+from gasguard.services.live_sessions import LiveSessions
 from gasguard.settings import ServiceSettings
 from gasguard.storage.engine import create_engine_for, make_session_factory
 from gasguard.storage.events import EventKind, EventRecord, add_event
 from gasguard.storage.migrate import check_schema_current, upgrade_to_head
 from gasguard.storage.recorder import EventRecorder
 from gasguard.storage.writer import ComponentStatus, ReadingWriter
-from gasguard.web.health import ComponentHealth, HealthCheck
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(eq=False)
-class LiveWatch:
-    """One live-feed socket's claim on a session: ``ended`` is set (with ``reason``) when it must close."""
-
-    user_id: int | None
-    token_id: int
-    loop: asyncio.AbstractEventLoop
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
-    reason: str | None = None
-
-    def end(self, reason: str) -> None:
-        """Ask the socket to close; safe from any thread (requests run in worker threads)."""
-        if self.reason is None:
-            self.reason = reason
-        with contextlib.suppress(RuntimeError):  # the loop has already stopped: the socket is gone too
-            self.loop.call_soon_threadsafe(self.ended.set)
-
-
-class LiveSessions:
-    """The live-feed sockets open in this process, by user and token, so that a sign-out, a disabled
-    account or a role change made by a request here ends them at once instead of at the next recheck.
-
-    This is only the fast path of one process: a change made by another web process or by the CLI never
-    passes through here, so each socket also re-reads its token from the database (``routes/ws.py``).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._watches: set[LiveWatch] = set()
-
-    def watch(self, *, user_id: int | None, token_id: int) -> LiveWatch:
-        """Register a socket; call on the event loop that serves it, and ``forget`` it when it closes."""
-        watch = LiveWatch(user_id=user_id, token_id=token_id, loop=asyncio.get_running_loop())
-        with self._lock:
-            self._watches.add(watch)
-        return watch
-
-    def forget(self, watch: LiveWatch) -> None:
-        with self._lock:
-            self._watches.discard(watch)
-
-    def end_token(self, token_id: int, reason: str) -> int:
-        """Close the sockets signed in with this token; how many there were."""
-        return self._end(lambda w: w.token_id == token_id, reason)
-
-    def end_user(self, user_id: int, reason: str) -> int:
-        """Close every socket of this user, whichever token it used; how many there were."""
-        return self._end(lambda w: w.user_id == user_id, reason)
-
-    def _end(self, matches: Callable[[LiveWatch], bool], reason: str) -> int:
-        with self._lock:
-            ending = [w for w in self._watches if matches(w)]
-        for watch in ending:
-            watch.end(reason)
-        if ending:
-            logger.info("closing %d live socket(s): %s", len(ending), reason)
-        return len(ending)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._watches)
 
 
 @dataclass
@@ -111,7 +48,8 @@ class Services:
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     runtime: Any = None
-    """The live ``gasguard.runtime.Runtime`` (zones, pipeline, cameras) when the service runs one."""
+    """What runs operator commands here: the live ``gasguard.runtime.Runtime`` in one process, the
+    command client to the owning workers in a web tier (``workers.remote``); ``None`` without either."""
     shutdown: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     """Awaited in order when the app stops, before the background tasks are cancelled."""
     live_sessions: LiveSessions = field(default_factory=LiveSessions)
