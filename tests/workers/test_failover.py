@@ -293,7 +293,7 @@ def test_operator_commands_reach_the_owning_worker_once_and_are_refused_without_
     import asyncio
 
     from gasguard.domain import OperatorAction, OperatorCommand
-    from gasguard.workers.commands import CommandClient, request_topic
+    from gasguard.workers.commands import CommandClient, command_key, request_topic, seal
     from gasguard.workers.lease import LeaseTable
 
     engine: Engine = plant["engine"]
@@ -303,9 +303,10 @@ def test_operator_commands_reach_the_owning_worker_once_and_are_refused_without_
     site_id = site.sites[0].id
     reason = f"closing for the test {uuid.uuid4().hex[:6]}"
     close = OperatorCommand(OperatorAction.CLOSE, "kitchen-valve", "operator-1", reason)
+    key = command_key(workers.env["GASGUARD_SECRET_KEY"])
 
     async def scenario() -> list[Any]:
-        client = CommandClient(broker, site, LeaseTable(engine), prefix="gasguard")
+        client = CommandClient(broker, site, LeaseTable(engine), prefix="gasguard", key=key)
         running = asyncio.create_task(client.run())
         try:
             await asyncio.wait_for(client._ready.wait(), 10)
@@ -336,23 +337,41 @@ def test_operator_commands_reach_the_owning_worker_once_and_are_refused_without_
         twice = f"twice {uuid.uuid4().hex[:6]}"
         request = {
             "id": uuid.uuid4().hex,
+            "zone": "kitchen",
             "reply_to": "gasguard/replies/test-dup",
             "expires_at": time.time() + 5,
             "command": {"action": "close", "target": "kitchen-valve", "user": "operator-1", "reason": twice},
         }
+        topic = request_topic("gasguard", site_id, "kitchen")
         for _ in range(2):
-            listener.publish(
-                request_topic("gasguard", site_id, "kitchen"), json.dumps(request), qos=1
-            ).wait_for_publish(5)
+            listener.publish(topic, seal(key, request), qos=1).wait_for_publish(5)
         _wait(lambda: len(replies) >= 2, 10, "two answers")
+
+        # Anything else on the broker (a device, a leaked service password) cannot have a command run:
+        # unsigned, signed with another key, or a signed request copied onto another zone's topic.
+        forged = f"forged {uuid.uuid4().hex[:6]}"
+        attempt = {**request, "id": uuid.uuid4().hex, "command": {**request["command"], "reason": forged}}
+        listener.publish(topic, json.dumps(attempt), qos=1).wait_for_publish(5)
+        listener.publish(topic, seal(command_key("x" * 64), attempt), qos=1).wait_for_publish(5)
+        elsewhere = request_topic("gasguard", site_id, "boiler")
+        listener.publish(elsewhere, seal(key, {**attempt, "zone": "boiler"}), qos=1).wait_for_publish(5)
+        listener.publish(topic, seal(key, {**attempt, "zone": "boiler"}), qos=1).wait_for_publish(5)
+        time.sleep(2)
         listener.loop_stop()
         listener.disconnect()
-        assert replies[0] == replies[1]
+        assert len(replies) == 2 and replies[0] == replies[1]
         with engine.connect() as connection:
             runs = connection.execute(
                 text("SELECT count(*) FROM events WHERE reason = :r AND actor = 'operator-1'"), {"r": twice}
             ).scalar()
+            forged_runs = connection.execute(
+                text("SELECT count(*) FROM events WHERE reason = :r"), {"r": forged}
+            ).scalar()
         assert runs == 1
+        assert forged_runs == 0
+        assert "refused: bad signature" in workers.logs()
+        assert "refused: not a signed envelope" in workers.logs()
+        assert "refused: signed for zone 'boiler'" in workers.logs()
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{workers.logs()}") from None
 

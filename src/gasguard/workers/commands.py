@@ -18,11 +18,22 @@ Answered exactly once:
 
 Requests use a clean session (never queued for a dead owner); a web tier that gets no answer in time
 says so, and that the command may or may not have been carried out, so the operator checks the zone.
+
+Signed both ways: the broker ACL keeps devices off the request topics, but a site with a looser broker
+(or a leaked service password) must still not let anything on the broker reset a zone or reopen a
+valve. Every request and answer travels as ``{"body": "<json>", "mac": "<hex>"}``, with an HMAC-SHA256
+over the body under a key derived from ``GASGUARD_SECRET_KEY`` (which every worker and web tier of a
+site already shares: tokens and sessions are checked by all of them). The body names the zone, so a
+signed request copied onto another zone's topic is refused; its expiry bounds a replay, and its id
+makes a replay within the expiry a duplicate that is never run twice. Unsigned, badly signed or
+misdirected messages are dropped and logged, never run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import time
@@ -44,6 +55,45 @@ COMMAND_TIMEOUT_S = 5.0
 
 REMEMBER_S = 600.0
 """How long a worker keeps an answer to re-send for a redelivered request."""
+
+
+KEY_PURPOSE = b"gasguard operator command channel v1"
+"""Domain separation: the command key is derived from the secret key, never the secret key itself."""
+
+
+class UnsignedMessageError(ValueError):
+    """A command request or answer without a valid signature (dropped, never run)."""
+
+
+def command_key(secret_key: str) -> bytes:
+    """The key that signs command requests and answers, derived from the site's shared secret key."""
+    return hmac.new(secret_key.encode(), KEY_PURPOSE, hashlib.sha256).digest()
+
+
+def seal(key: bytes, body: dict[str, Any]) -> bytes:
+    """``body`` as a signed envelope for the broker."""
+    text = json.dumps(body, separators=(",", ":"), sort_keys=True)
+    mac = hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+    return json.dumps({"body": text, "mac": mac}).encode()
+
+
+def unseal(key: bytes, payload: bytes | str) -> dict[str, Any]:
+    """The body of a signed envelope; ``UnsignedMessageError`` when it is not signed with ``key``."""
+    try:
+        envelope = json.loads(payload)
+        text, mac = str(envelope["body"]), str(envelope["mac"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UnsignedMessageError(f"not a signed envelope ({type(exc).__name__})") from None
+    expected = hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, mac):
+        raise UnsignedMessageError("bad signature (a different secret key, or a forged message)")
+    try:
+        body = json.loads(text)
+    except ValueError:
+        raise UnsignedMessageError("the signed body is not JSON") from None
+    if not isinstance(body, dict):
+        raise UnsignedMessageError("the signed body is not an object")
+    return body
 
 
 def request_topic(prefix: str, site: str, zone: str) -> str:
@@ -80,17 +130,20 @@ class CommandServer:
         prefix: str,
         owner: str,
         operate: Callable[[str, OperatorCommand], Awaitable[OperatorResult] | None],
+        key: bytes,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.broker = broker
         self.prefix = prefix
         self.owner = owner
+        self._key = key
         self._operate = operate
         self._clock = clock
         self._answers: OrderedDict[str, tuple[float, str, bytes]] = OrderedDict()
         self.answered = 0
         self.duplicates = 0
         self.expired = 0
+        self.refused = 0
 
     async def run(self) -> None:
         client = make_client(
@@ -106,9 +159,18 @@ class CommandServer:
 
     async def handle(self, topic: str, payload: bytes | str) -> tuple[str, bytes] | None:
         """The reply (topic, payload) to send, or ``None`` when this worker must stay silent."""
+        zone = topic.split("/")[-3]
         try:
-            request = json.loads(payload)
-            zone = topic.split("/")[-3]
+            request = unseal(self._key, payload)
+        except UnsignedMessageError as exc:
+            self.refused += 1
+            log.error("operator command request on %s refused: %s", topic, exc)
+            return None
+        if request.get("zone") != zone:
+            self.refused += 1
+            log.error("operator command request on %s refused: signed for zone %r", topic, request.get("zone"))
+            return None
+        try:
             request_id, reply_to = str(request["id"]), str(request["reply_to"])
             command_data = dict(request["command"])
             command_data["action"] = OperatorAction(command_data["action"])
@@ -131,7 +193,7 @@ class CommandServer:
         if pending is None:
             return None  # not our zone: its owner answers
         result = await pending
-        body = json.dumps({"id": request_id, "worker": self.owner, "result": asdict(result)}).encode()
+        body = seal(self._key, {"id": request_id, "worker": self.owner, "result": asdict(result)})
         self._answers[request_id] = (now, reply_to, body)
         self.answered += 1
         return reply_to, body
@@ -151,6 +213,7 @@ class CommandClient:
         leases: LeaseTable,
         *,
         prefix: str,
+        key: bytes,
         timeout_s: float = COMMAND_TIMEOUT_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -158,6 +221,7 @@ class CommandClient:
         self.site = site
         self.leases = leases
         self.prefix = prefix
+        self._key = key
         self.timeout_s = timeout_s
         self.clock = clock
         self.client_id = f"gasguard-web-{uuid.uuid4().hex[:10]}"
@@ -189,7 +253,11 @@ class CommandClient:
 
     def _resolve(self, payload: bytes | str) -> None:
         try:
-            answer = json.loads(payload)
+            answer = unseal(self._key, payload)
+        except UnsignedMessageError as exc:
+            log.error("an answer on %s was dropped: %s", self.reply_topic, exc)
+            return
+        try:
             data: dict[str, Any] = dict(answer["result"])
             data["action"] = OperatorAction(data["action"])
             result = OperatorResult(**data)
@@ -215,11 +283,12 @@ class CommandClient:
         self._waiting[request_id] = future
         request = {
             "id": request_id,
+            "zone": zone,
             "reply_to": self.reply_topic,
             "expires_at": self.clock() + self.timeout_s,
             "command": {**asdict(command), "action": command.action.value},
         }
-        await self._outbox.put((request_topic(self.prefix, site_id, zone), json.dumps(request).encode()))
+        await self._outbox.put((request_topic(self.prefix, site_id, zone), seal(self._key, request)))
         try:
             return await asyncio.wait_for(future, self.timeout_s)
         except TimeoutError:

@@ -27,7 +27,7 @@ from gasguard.settings import ServiceSettings
 from gasguard.storage.engine import explained_database_failures
 from gasguard.storage.writer import ComponentStatus
 from gasguard.web import create_app
-from gasguard.workers.commands import CommandClient, CommandServer
+from gasguard.workers.commands import CommandClient, CommandServer, command_key
 from gasguard.workers.lease import LeaseStoreUnsupportedError, LeaseTable, unowned_message, zone_owners
 from gasguard.workers.remote import WebTierRuntime
 from gasguard.workers.worker import ZoneWorker, forward_events
@@ -167,7 +167,11 @@ def serve_worker(
                 asyncio.create_task(forward_events(services, broker, publish_audit=settings.mqtt_publish_audit))
             )
             commands = CommandServer(
-                broker, prefix=settings.mqtt_topic_prefix, owner=worker.owner, operate=worker.operate_owned
+                broker,
+                prefix=settings.mqtt_topic_prefix,
+                owner=worker.owner,
+                operate=worker.operate_owned,
+                key=command_key(settings.resolved_secret_key()),
             )
             tasks.append(asyncio.create_task(supervised("commands", commands.run), name="commands"))
         leases = asyncio.create_task(worker.run(), name="zone-worker")
@@ -212,7 +216,9 @@ def serve_web(
     broker = broker_from_settings(settings)
     client: CommandClient | None = None
     if broker is not None:
-        client = CommandClient(broker, site, table, prefix=settings.mqtt_topic_prefix)
+        client = CommandClient(
+            broker, site, table, prefix=settings.mqtt_topic_prefix, key=command_key(settings.resolved_secret_key())
+        )
         services.runtime = WebTierRuntime(site, client)
     server = _uvicorn(create_app(settings, services), options, settings)
 
