@@ -41,7 +41,7 @@ from gasguard.config import (
     ValveConfig,
     ZoneConfig,
 )
-from gasguard.domain import ValvePosition
+from gasguard.domain import OutputKind, ValvePosition
 from gasguard.ingest.mqtt import BrokerAddress
 
 logger = logging.getLogger(__name__)
@@ -99,8 +99,10 @@ def build_output_driver(
 ) -> OutputDriver:
     """The driver for one configured output. Raises ``ConfigError`` when it cannot be built."""
     driver = output.driver
+    # The fault relay's own disagreement would drop it and so "agree" again: shown, never a fault.
+    check_feedback = output.kind is not OutputKind.FAULT_RELAY
     if isinstance(driver, ModbusOutputDriver):
-        return ModbusOutput(output.id, driver)
+        return ModbusOutput(output.id, driver, check_feedback=check_feedback)
     if isinstance(driver, MqttOutputDriver):
         if mqtt is None:
             raise ConfigError(
@@ -112,6 +114,7 @@ def build_output_driver(
             mqtt,
             base_topic=driver.topic or output_base_topic(prefix, site.id, output.id),
             feedback=output.feedback,
+            check_feedback=check_feedback,
             heartbeat_s=driver.heartbeat_s,
         )
     return SimulatedOutput(output.id)

@@ -18,7 +18,8 @@ plant needs it (fault relay off; a sounder may be set to sound). After a stall t
 is written again at once, and the gap is logged.
 
 ``feedback_input`` (optional) is read every heartbeat into ``feedback`` (energised or not), shown to
-operators beside the commanded mode.
+operators beside the commanded mode and, with ``check_feedback``, held against it
+(``gasguard.actuators.feedback``: a lasting disagreement is a SystemFault).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import time
 from collections.abc import Callable
 
 from gasguard.actuators.base import Alive, LinkHealth, OutputDriverError, Report
+from gasguard.actuators.feedback import FEEDBACK_SETTLE_S, FeedbackCheck
 from gasguard.actuators.heartbeat import WriteGaps, always_alive
 from gasguard.actuators.modbus_io import ClientFactory, CoilModule, default_client
 from gasguard.config import ModbusOutputDriver
@@ -53,6 +55,7 @@ class ModbusOutput:
         client_factory: ClientFactory = default_client,
         clock: Callable[[], float] = time.monotonic,
         pulse_half_period_s: float = PULSE_HALF_PERIOD_S,
+        check_feedback: bool = False,
     ) -> None:
         self.output_id = output_id
         self.config = config
@@ -62,6 +65,13 @@ class ModbusOutput:
         self.heartbeats = 0
         self.pulse_half_period_s = pulse_half_period_s
         self.link = LinkHealth(f"output:{output_id}")
+        # The input is read once per heartbeat: give the device two of them (and a slow read) to agree.
+        settle_s = max(FEEDBACK_SETTLE_S, 2 * config.heartbeat_s + config.timeout_s)
+        self.feedback_check = (
+            FeedbackCheck(output_id, pulsed_reports_on=False, settle_s=settle_s, clock=clock)
+            if check_feedback and config.feedback_input is not None
+            else None
+        )
         self.gaps = WriteGaps(config.heartbeat_s, clock=clock)
         self._module = CoilModule(
             host=config.host,
@@ -87,6 +97,8 @@ class ModbusOutput:
 
     def attach(self, report: Report) -> None:
         self.link.attach(report)
+        if self.feedback_check is not None:
+            self.feedback_check.attach(report)
 
     def set_alive(self, alive: Alive) -> None:
         """Write heartbeats and pulses only while ``alive()`` (the safety loop ticks)."""
@@ -99,6 +111,8 @@ class ModbusOutput:
             await self._write(mode is not OutputMode.OFF, "")
             self.mode = mode
         self.modes.append(mode)
+        if self.feedback_check is not None:
+            self.feedback_check.update(mode, self.feedback)
         logger.info("output %s: %s (coil %d)", self.output_id, mode.value, self.config.coil)
         self._changed.set()  # restart the pulse/heartbeat timing from this write
 
@@ -169,6 +183,8 @@ class ModbusOutput:
                 where = f"{self.output_id}: read feedback input {cfg.feedback_input} on {self._module.address}"
                 bits = await self._module.read_bits("inputs", [cfg.feedback_input], where)
                 self.feedback = bits[cfg.feedback_input]
+                if self.feedback_check is not None:
+                    self.feedback_check.update(self.mode, self.feedback)
 
     async def aclose(self) -> None:
         self._module.close()

@@ -30,6 +30,7 @@ import uuid
 import aiomqtt
 
 from gasguard.actuators.base import Alive, LinkHealth, OutputDriverError, Report
+from gasguard.actuators.feedback import FeedbackCheck
 from gasguard.actuators.heartbeat import always_alive, publish_heartbeats
 from gasguard.actuators.mqtt import ONLINE
 from gasguard.domain import OutputMode
@@ -94,6 +95,7 @@ class MqttOutput:
         *,
         base_topic: str,
         feedback: bool = False,
+        check_feedback: bool = False,
         heartbeat_s: float = 1.0,
         client_id: str | None = None,
         publish_timeout_s: float = 5.0,
@@ -120,6 +122,7 @@ class MqttOutput:
         self.invalid_states = 0
         self.connected = False
         self.link = LinkHealth(f"output:{output_id}")
+        self.feedback_check = FeedbackCheck(output_id, pulsed_reports_on=True) if feedback and check_feedback else None
         self._client: aiomqtt.Client | None = None
         self._ready = asyncio.Event()
         self._alive: Alive = always_alive
@@ -127,6 +130,8 @@ class MqttOutput:
 
     def attach(self, report: Report) -> None:
         self.link.attach(report)
+        if self.feedback_check is not None:
+            self.feedback_check.attach(report)
 
     def set_alive(self, alive: Alive) -> None:
         """Publish heartbeats only while ``alive()`` (the safety loop ticks)."""
@@ -143,6 +148,8 @@ class MqttOutput:
         self.mode = mode
         self.modes.append(mode)
         logger.info("output %s: %s published on %s", self.output_id, payload, self.command_topic)
+        if self.feedback_check is not None:
+            self.feedback_check.update(mode, self.feedback)
 
     def handle(self, payload: bytes | str) -> None:
         """Apply one state message (invalid ones are counted and ignored)."""
@@ -155,6 +162,8 @@ class MqttOutput:
             return
         if state is not None:
             self.feedback = state
+            if self.feedback_check is not None:
+                self.feedback_check.update(self.mode, state)
 
     async def run(self) -> None:
         """Stay connected, resend the current command on each connection, publish heartbeats, until cancelled."""
