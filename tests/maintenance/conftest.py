@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import gasguard.auth.passwords as passwords
 from gasguard.actuators.simulated import SimulatedValve
 from gasguard.auth import Role, create_user
 from gasguard.config import SiteConfig, parse_site_config
+from gasguard.domain import ValvePosition
 from gasguard.maintenance.plant import PlantDirectory
 from gasguard.maintenance.registry import maintenance_for
 from gasguard.maintenance.service import Maintenance
@@ -96,14 +98,31 @@ class MaintenanceHarness(LiveHarness):
 
 @pytest.fixture
 def lab(tmp_path: Path, migrated_template: Path) -> Iterator[MaintenanceHarness]:
-    site = lab_site()
-    clock = FakeClock()
     shutil.copyfile(migrated_template, tmp_path / "api.db")
-    services = build_services(make_settings(tmp_path), clock=clock)
-    with services.session_factory() as session, session.begin():
-        for name, role in (("ada", Role.ADMIN), ("otto", Role.OPERATOR), ("vera", Role.VIEWER)):
-            create_user(session, username=name, password=PASSWORD, role=role, now=NOW - 100)
-    valves = {v.id: SimulatedValve(v.id, travel_time_s=0.0) for _, zone in site.zones() for v in zone.valves}
+    with open_lab(tmp_path, FakeClock(), first_start=True) as harness:
+        yield harness
+
+
+@contextmanager
+def open_lab(
+    data_dir: Path, clock: FakeClock, *, first_start: bool, valves_at: Mapping[str, ValvePosition] | None = None
+) -> Iterator[MaintenanceHarness]:
+    """The lab service on the database in ``data_dir`` until the ``with`` block ends, as ``gasguard serve``
+    runs it (lifespan start and orderly stop). Opened again on the same folder, it is a restart; the
+    valves are where ``valves_at`` says (where the last run left them: a real valve does not move while
+    the service is down), else open."""
+    site = lab_site()
+    services = build_services(make_settings(data_dir), clock=clock)
+    if first_start:
+        with services.session_factory() as session, session.begin():
+            for name, role in (("ada", Role.ADMIN), ("otto", Role.OPERATOR), ("vera", Role.VIEWER)):
+                create_user(session, username=name, password=PASSWORD, role=role, now=NOW - 100)
+    at = valves_at or {}
+    valves = {
+        v.id: SimulatedValve(v.id, travel_time_s=0.0, position=at.get(v.id, ValvePosition.OPEN))
+        for _, zone in site.zones()
+        for v in zone.valves
+    }
     runtime = build_runtime(site, services, valves=dict(valves), clock=clock)
     maintenance = maintenance_for(services)  # build_runtime attaches it
     assert maintenance is not None

@@ -16,6 +16,11 @@ the book only watches what happened:
 
 Stroke and proof tests last at most ``MAX_TEST_S``; a test that did not finish by then is recorded with
 what was seen, and fails.
+
+A test in progress survives a restart of the service: ``TestSession.to_state`` is what the test recorder
+stores (``maintenance_test_sessions``), ``TestBook.restore`` takes it back. The readings the service did
+not see while it was down are a gap in the samples, kept in ``restarts``; a time that spans a gap is not
+measured (``None``, and the record says why) rather than interpolated across readings nobody saw.
 """
 
 from __future__ import annotations
@@ -88,6 +93,79 @@ class TestSession:
     ended_by: str = ""
     record_id: int | None = None
     result: dict[str, Any] = field(default_factory=dict)
+    restarts: list[tuple[float, float]] = field(default_factory=list)  # (last saved, restored): readings not seen
+
+    def signature(self) -> tuple[Any, ...]:
+        """Changes whenever something worth saving changed (cheap: no copy of the samples)."""
+        return (
+            self.active,
+            self.channel,
+            len(self.samples),
+            self.samples[-1] if self.samples else None,
+            len(self.alarms),
+            len(self.marks),
+            len(self.valves_closed),
+            len(self.result),
+            len(self.restarts),
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        """What is stored to take the test over after a restart (JSON-ready, copied: safe to hand to a thread)."""
+        return {
+            "gas": self.gas,
+            "applied_lel_pct": self.applied_lel_pct,
+            "note": self.note,
+            "channel": self.channel,
+            "active": self.active,
+            "samples": [list(sample) for sample in self.samples],
+            "alarms": dict(self.alarms),
+            "marks": dict(self.marks),
+            "valves_closed": dict(self.valves_closed),
+            "result": dict(self.result),
+            "restarts": [list(gap) for gap in self.restarts],
+        }
+
+    @classmethod
+    def from_state(
+        cls,
+        *,
+        id: str,
+        kind: str,
+        target: str,
+        zone: str,
+        user: str,
+        started_at: float,
+        deadline: float,
+        state: Mapping[str, Any],
+    ) -> TestSession:
+        """A stored test in progress, as ``to_state`` left it."""
+        applied = state.get("applied_lel_pct")
+        return cls(
+            id=id,
+            kind=TestKind(kind),
+            target=target,
+            zone=zone,
+            user=user,
+            started_at=float(started_at),
+            deadline=float(deadline),
+            gas=str(state.get("gas", "")),
+            applied_lel_pct=None if applied is None else float(applied),
+            note=str(state.get("note", "")),
+            channel=state.get("channel"),
+            active=bool(state.get("active", False)),
+            samples=[(float(ts), float(v)) for ts, v in state.get("samples", [])],
+            alarms={str(k): float(v) for k, v in dict(state.get("alarms", {})).items()},
+            marks={str(k): float(v) for k, v in dict(state.get("marks", {})).items()},
+            valves_closed={str(k): float(v) for k, v in dict(state.get("valves_closed", {})).items()},
+            result=dict(state.get("result", {})),
+            restarts=[(float(a), float(b)) for a, b in state.get("restarts", [])],
+        )
+
+    def gap_within(self, start: float | None, end: float | None) -> tuple[float, float] | None:
+        """The first restart whose unseen readings fall between ``start`` and ``end`` (a measured interval)."""
+        if start is None or end is None:
+            return None
+        return next(((a, b) for a, b in self.restarts if a < end and b > start), None)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,6 +186,7 @@ class TestSession:
             "ended_by": self.ended_by,
             "record_id": self.record_id,
             "result": dict(self.result),
+            "restarts": [list(gap) for gap in self.restarts],
         }
 
 
@@ -129,6 +208,19 @@ class TestBook:
         session = TestSession(f"{kind.value}-{target}-{next(self._ids)}", kind, target, zone, user, now, deadline)
         self.sessions[session.id] = session
         return session
+
+    def restore(self, sessions: list[TestSession], *, saved_at: Mapping[str, float], now: float) -> None:
+        """Take back tests stored by an earlier run of the service; readings between each one's last save
+        and ``now`` were not seen and are kept as a gap. New ids continue after the restored ones."""
+        for session in sessions:
+            last = saved_at.get(session.id, session.started_at)
+            if now > last:
+                session.restarts.append((last, now))
+            session.marks.setdefault("service restarted", now)
+            self.sessions[session.id] = session
+            number = session.id.rsplit("-", 1)[-1]
+            if number.isdigit():
+                self._ids = itertools.count(max(int(number) + 1, next(self._ids)))
 
     def active_for(self, target: str) -> TestSession | None:
         return next((s for s in self.sessions.values() if s.target == target), None)
@@ -332,13 +424,21 @@ class TestBook:
     def _finish_channel(self, session: TestSession) -> BumpInput | None:
         info = self.plant.channels[session.target]
         response = measure_response(session.samples, applied_lel=session.applied_lel_pct)
+        t50_s, t90_s = response.t50_s, response.t90_s
+        rise_end = response.t0_ts + t90_s if response.t0_ts is not None and t90_s is not None else response.peak_ts
+        gap = session.gap_within(response.t0_ts, rise_end)
+        if gap is not None:
+            # The rise crossed readings the service never saw: T50/T90 would be interpolated across the gap.
+            t50_s = t90_s = None
         session.result.update(response.to_json())
+        session.result.update({"t50_s": t50_s, "t90_s": t90_s})
         if session.kind is not TestKind.BUMP or not session.active:
             return None
         tol = self.plant.plan_for_zone(session.zone).tolerances
-        passed, problems = judge_bump(
-            tol, applied=session.applied_lel_pct, peak=response.peak_lel, t90_s=response.t90_s
-        )
+        passed, problems = judge_bump(tol, applied=session.applied_lel_pct, peak=response.peak_lel, t90_s=t90_s)
+        if gap is not None:
+            passed = False
+            problems.insert(0, _gap_problem(gap, "while the reading rose: T50 and T90 not measured; repeat the test"))
         peak = response.peak_lel
         for level, setpoint in zip(_GAS_LEVELS, (info.a1, info.a2, info.a3), strict=True):
             if peak is not None and peak >= setpoint and level not in session.alarms:
@@ -350,8 +450,8 @@ class TestBook:
             gas=session.gas,
             applied_lel_pct=session.applied_lel_pct,
             peak_lel_pct=None if peak is None else round(peak, 3),
-            t50_s=None if response.t50_s is None else round(response.t50_s, 3),
-            t90_s=None if response.t90_s is None else round(response.t90_s, 3),
+            t50_s=None if t50_s is None else round(t50_s, 3),
+            t90_s=None if t90_s is None else round(t90_s, 3),
             note=session.note,
             performed_by=session.user,
             ts=session.started_at,
@@ -363,6 +463,7 @@ class TestBook:
                 "response": response.to_json(),
                 "alarms_seen": dict(session.alarms),
                 "samples": [list(s) for s in session.samples[-MAX_STORED_SAMPLES:]],
+                **_restarts(session),
             },
             judged=(passed, problems),
         )
@@ -371,7 +472,15 @@ class TestBook:
         marks = session.marks
         close_s = marks["closed"] - marks["closing"] if "closed" in marks and "closing" in marks else None
         open_s = marks["open"] - marks["opening"] if "open" in marks and "opening" in marks else None
+        problems = []
+        for name, (a, b) in (("close", ("closing", "closed")), ("open", ("opening", "open"))):
+            gap = session.gap_within(marks.get(a), marks.get(b))
+            if gap is not None:  # the valve's feedback during the gap was not seen: no time, and say why
+                problems.append(_gap_problem(gap, f"during the {name} stroke: its time not measured"))
+                close_s, open_s = (None, open_s) if name == "close" else (close_s, None)
         session.result.update({"close_s": close_s, "open_s": open_s})
+        if problems:
+            session.result["restart_problems"] = problems
         return StrokeInput(
             valve=session.target,
             close_s=close_s,
@@ -380,7 +489,13 @@ class TestBook:
             performed_by=session.user,
             ts=session.started_at,
             measured=True,
-            detail={"test": session.id, "ended": session.ended_by, "marks": dict(marks), **session.result},
+            detail={
+                "test": session.id,
+                "ended": session.ended_by,
+                "marks": dict(marks),
+                **session.result,
+                **_restarts(session),
+            },
         )
 
     def _finish_proof(self, session: TestSession) -> ProofInput:
@@ -397,6 +512,12 @@ class TestBook:
         closed_at = max(session.valves_closed.values()) if set(zone.valves) <= set(session.valves_closed) else None
         if not zone.valves and trip_at is not None:
             closed_at = None
+
+        gap = session.gap_within(t0, max((ts for ts in (alarm_at, trip_at, closed_at) if ts is not None), default=None))
+        if gap is not None:
+            # What happened while the service was down was not seen: no times across it.
+            alarm_at = trip_at = closed_at = None
+            session.result["restart_problem"] = _gap_problem(gap, "during the test: its times not measured; repeat it")
 
         def since(ts: float | None) -> float | None:
             return None if ts is None else round(ts - t0, 3)
@@ -436,6 +557,8 @@ class TestBook:
                 "timeline": [[name, ts] for name, ts in timeline],
                 "response": response.to_json(),
                 **({"problem": session.result["problem"]} if "problem" in session.result else {}),
+                **({"restart_problem": session.result["restart_problem"]} if gap is not None else {}),
+                **_restarts(session),
             },
         )
 
@@ -445,6 +568,16 @@ class TestBook:
             "active": [s.to_json() for s in self.sessions.values()],
             "finished": [s.to_json() for s in self.finished],
         }
+
+
+def _gap_problem(gap: tuple[float, float], what: str) -> str:
+    seconds = gap[1] - gap[0]
+    return f"the service was restarted ({seconds:.0f} s of readings not seen) {what}"
+
+
+def _restarts(session: TestSession) -> dict[str, Any]:
+    """The record's note of restarts during the test (nothing when there was none)."""
+    return {"restarts": [list(gap) for gap in session.restarts]} if session.restarts else {}
 
 
 _HANDLERS = {

@@ -10,6 +10,12 @@ failed items (the notifications package turns it into a "Maintenance due" remind
 zero-drift warnings once a day, and serves the ``maintenance`` health component: ``degraded`` while a
 calibration is overdue or failed, never anything that trips.
 
+Guided tests in progress are kept in ``maintenance_test_sessions`` (schema 0006) so that a restart of
+the service takes them over: a test is saved when it starts, checkpointed every ``checkpoint_s`` while
+something was measured, and its row is deleted in the same commit that stores its record. Readings that
+arrive between the last checkpoint and the restart are not seen; the book keeps that gap and never
+measures a time across it.
+
 ``attach_maintenance(runtime)`` starts both for a live runtime and registers them for the web routes.
 """
 
@@ -22,17 +28,19 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gasguard.maintenance.drift import plant_drift
 from gasguard.maintenance.due import DueItem, load_due
-from gasguard.maintenance.guided import TOPICS, TestBook, TestRecord
+from gasguard.maintenance.guided import TOPICS, TestBook, TestKind, TestRecord, TestSession
 from gasguard.maintenance.plant import PlantDirectory
 from gasguard.maintenance.records import RecordInput, store_record
 from gasguard.maintenance.registry import maintenance_for, register
 from gasguard.notify import FanoutBus, Message
 from gasguard.services.health import ComponentHealth
 from gasguard.storage.events import EventRecord
+from gasguard.storage.models import TestSessionRow
 from gasguard.storage.writer import ComponentStatus
 
 if TYPE_CHECKING:
@@ -41,6 +49,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SUBSCRIPTION_SIZE = 10_000
+CHECKPOINT_S = 5.0
+"""How often a guided test in progress is saved while readings come in (what a restart may lose)."""
 DUE_EVERY_S = 3600.0
 DRIFT_EVERY_S = 86400.0
 DRIFT_FIRST_AFTER_S = 600.0
@@ -67,6 +77,7 @@ class TestRecorder:
         clock: Callable[[], float],
         poll_s: float = 0.5,
         on_record: Callable[[], None] | None = None,
+        checkpoint_s: float = CHECKPOINT_S,
     ) -> None:
         self.plant = plant
         self.book = TestBook(plant)
@@ -74,23 +85,148 @@ class TestRecorder:
         self.clock = clock
         self.poll_s = poll_s
         self.on_record = on_record
+        self.checkpoint_s = checkpoint_s
         self._session_factory = session_factory
         self.subscription = bus.subscribe(maxsize=SUBSCRIPTION_SIZE, topics=TOPICS)
         self.stored = 0
         self.store_errors = 0
         self.last_error: str | None = None
+        self._saved: dict[str, tuple[Any, ...]] = {}  # test id -> its signature when last saved
+        self._last_checkpoint = float("-inf")  # monotonic
+        self._db_lock: asyncio.Lock | None = None
 
-    def write(self, record: RecordInput, *, recorded_by: str) -> tuple[dict[str, Any], EventRecord]:
-        """Store one record and its audit event in one commit (call from a worker thread)."""
+    def _lock(self) -> asyncio.Lock:
+        """One writer of the sessions table at a time (a checkpoint never re-saves a test just stored)."""
+        if self._db_lock is None:
+            self._db_lock = asyncio.Lock()
+        return self._db_lock
+
+    # ------------------------------------------------------------------ tests in progress, saved
+
+    def restore(self) -> list[TestSession]:
+        """Take over the tests an earlier run of the service left in progress (call once, before ``run``).
+
+        A test whose channel, valve or zone is no longer in the site file cannot be measured: it is
+        dropped with a warning. A test whose time ran out while the service was down ends at the next
+        step, with what was measured before."""
         with self._session_factory() as session, session.begin():
+            rows = list(session.scalars(select(TestSessionRow)))
+            sessions: list[TestSession] = []
+            saved_at: dict[str, float] = {}
+            dropped: list[str] = []
+            for row in rows:
+                if not self._knows(row.kind, row.target):
+                    dropped.append(row.id)
+                    continue
+                sessions.append(
+                    TestSession.from_state(
+                        id=row.id,
+                        kind=row.kind,
+                        target=row.target,
+                        zone=row.zone,
+                        user=row.performed_by,
+                        started_at=row.started_at,
+                        deadline=row.deadline,
+                        state=row.state,
+                    )
+                )
+                saved_at[row.id] = row.saved_at
+            if dropped:
+                session.execute(delete(TestSessionRow).where(TestSessionRow.id.in_(dropped)))
+        for test_id in dropped:
+            log.warning("maintenance: guided test %s no longer matches the site configuration; dropped", test_id)
+        self.book.restore(sessions, saved_at=saved_at, now=self.clock())
+        self._saved = {s.id: s.signature() for s in sessions}
+        for restored in sessions:
+            log.info("maintenance: guided test %s taken over after a restart", restored.id)
+        return sessions
+
+    def _knows(self, kind: str, target: str) -> bool:
+        """Whether a stored test's kind and target still exist in the site file."""
+        if kind == TestKind.STROKE.value:
+            return target in self.plant.valves
+        if kind == TestKind.PROOF_TEST.value:
+            return target in self.plant.zones
+        if kind in (TestKind.BUMP.value, TestKind.CALIBRATION.value):
+            return target in self.plant.channels
+        return False
+
+    def _save(self, rows: list[dict[str, Any]], gone: list[str]) -> None:
+        with self._session_factory() as session, session.begin():
+            if gone:
+                session.execute(delete(TestSessionRow).where(TestSessionRow.id.in_(gone)))
+            for row in rows:
+                session.merge(TestSessionRow(**row))
+
+    def _pending(self) -> tuple[list[dict[str, Any]], dict[str, tuple[Any, ...]], list[str]]:
+        """Rows to save (tests whose measurements changed), their signatures, and ids of ended tests."""
+        now = self.clock()
+        changed = {sid: s.signature() for sid, s in self.book.sessions.items() if self._saved.get(sid) != s.signature()}
+        rows = [
+            {
+                "id": s.id,
+                "kind": s.kind.value,
+                "target": s.target,
+                "zone": s.zone,
+                "performed_by": s.user,
+                "started_at": s.started_at,
+                "deadline": s.deadline,
+                "saved_at": now,
+                "state": s.to_state(),  # copied here, on the loop: the thread never sees a list growing
+            }
+            for sid, s in self.book.sessions.items()
+            if sid in changed
+        ]
+        return rows, changed, [sid for sid in self._saved if sid not in self.book.sessions]
+
+    async def checkpoint(self, *, force: bool = False) -> None:
+        """Save the tests whose measurements changed (at most every ``checkpoint_s`` unless forced) and
+        forget the rows of tests that ended without a record; a failure is logged and retried next time."""
+        sessions = self.book.sessions
+        started_or_ended = any(sid not in self._saved for sid in sessions) or any(
+            sid not in sessions for sid in self._saved
+        )
+        if not (force or started_or_ended) and time.monotonic() - self._last_checkpoint < self.checkpoint_s:
+            return
+        async with self._lock():
+            self._last_checkpoint = time.monotonic()
+            rows, changed, gone = self._pending()
+            if not rows and not gone:
+                return
+            try:
+                await asyncio.to_thread(self._save, rows, gone)
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                log.error("maintenance: cannot save the guided tests in progress: %s", self.last_error)
+                return
+            for sid in gone:
+                self._saved.pop(sid, None)
+            self._saved.update(changed)
+
+    # ------------------------------------------------------------------ finished tests, stored
+
+    def write(
+        self, record: RecordInput, *, recorded_by: str, test_id: str | None = None
+    ) -> tuple[dict[str, Any], EventRecord]:
+        """Store one record and its audit event in one commit, and forget the saved test it came from
+        in the same commit: a restart never measures a stored test twice (call from a worker thread)."""
+        with self._session_factory() as session, session.begin():
+            if test_id is not None:
+                session.execute(delete(TestSessionRow).where(TestSessionRow.id == test_id))
             return store_record(session, plant=self.plant, record=record, recorded_by=recorded_by, now=self.clock())
 
     async def store(self, records: Sequence[TestRecord]) -> list[dict[str, Any]]:
         """Store finished tests; a failure is logged and kept in health, never raised into the loop."""
         stored = []
         for record in records:
+            test_id = record.detail.get("test")
+            test_id = test_id if isinstance(test_id, str) else None
             try:
-                data, event = await asyncio.to_thread(self.write, record, recorded_by=record.performed_by or "gasguard")
+                async with self._lock():
+                    data, event = await asyncio.to_thread(
+                        self.write, record, recorded_by=record.performed_by or "gasguard", test_id=test_id
+                    )
+                    self._saved.pop(test_id or "", None)
             except Exception as exc:
                 self.store_errors += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"[:300]
@@ -98,7 +234,6 @@ class TestRecorder:
                 continue
             self.stored += 1
             publish_audit(self.bus, [event])
-            test_id = record.detail.get("test")
             for session in self.book.finished:
                 if session.id == test_id:
                     session.record_id = int(data["id"])
@@ -117,7 +252,9 @@ class TestRecorder:
                 break
             finished.extend(self.book.observe(message))
         finished.extend(self.book.due(self.clock()))
-        return await self.store(finished) if finished else []
+        stored = await self.store(finished) if finished else []
+        await self.checkpoint()
+        return stored
 
     async def run(self) -> None:
         try:
@@ -133,6 +270,20 @@ class TestRecorder:
                 await self.step()
         finally:
             self.bus.unsubscribe(self.subscription)
+            self._save_on_stop()
+
+    def _save_on_stop(self) -> None:
+        """An orderly stop saves what was measured since the last checkpoint (a crash loses at most
+        ``checkpoint_s`` of it). Blocking, once, while the service shuts down."""
+        rows, _changed, gone = self._pending()
+        if not rows and not gone:
+            return
+        try:
+            self._save(rows, gone)
+        except Exception as exc:
+            log.error(
+                "maintenance: cannot save the guided tests in progress at shutdown: %s: %s", type(exc).__name__, exc
+            )
 
 
 class DueWatcher:
@@ -270,6 +421,10 @@ def attach_maintenance(runtime: Runtime, *, poll_s: float = 0.5) -> Maintenance:
         poll_s=poll_s,
         on_record=watcher.refresh_soon,
     )
+    try:
+        recorder.restore()
+    except Exception as exc:  # a missing table (an old schema) must not keep the service from starting
+        log.error("maintenance: cannot take over the guided tests in progress: %s: %s", type(exc).__name__, exc)
     maintenance = Maintenance(plant, recorder, watcher)
     services.background.extend([recorder.run, watcher.run])
     services.health_checks["maintenance"] = watcher.health

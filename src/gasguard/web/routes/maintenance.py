@@ -241,6 +241,10 @@ class TestPublic(BaseModel):
     ended_by: str
     record_id: int | None
     result: dict[str, Any] = Field(description="What was measured: baseline, onset, peak, T50, T90, times, problems.")
+    restarts: list[list[float]] = Field(
+        [],
+        description="Restarts of the service during the test: [last saved, taken over]; readings between not seen.",
+    )
 
 
 class TestsPublic(BaseModel):
@@ -520,6 +524,8 @@ async def _channel_test(
     except HTTPException:
         book.cancel(session.id)
         raise
+    session.active = True  # the core accepted TEST; saved so that a restart takes the test over
+    await running.recorder.checkpoint(force=True)
     return _session_json(session)
 
 
@@ -572,6 +578,7 @@ async def start_stroke_test(body: StrokeTestStart, user: OperatorUser, services:
     except HTTPException:
         book.cancel(session.id)
         raise
+    await running.recorder.checkpoint(force=True)
     return _session_json(session)
 
 
@@ -610,6 +617,7 @@ async def start_proof_test(body: ProofTestStart, user: OperatorUser, services: S
             )
 
     await asyncio.to_thread(audit)
+    await running.recorder.checkpoint(force=True)
     return _session_json(session)
 
 
