@@ -167,3 +167,33 @@ def test_calibration_and_bump_bad_input_is_named(
     engine.dispose()
     assert caught.value.field == field
     assert str(caught.value).startswith(f"{field}: ") and words in str(caught.value)
+
+
+def test_latest_stroke_and_bump_records_are_the_newest_per_target(session: Session, plant: PlantDirectory) -> None:
+    """The grouped query picks each target's newest record; of two at the same time, the later stored."""
+
+    def stroke(valve: str, close_s: float, ts: float) -> int:
+        data, _ = store_record(
+            session, plant=plant, record=StrokeInput(valve, close_s=close_s, ts=ts), recorded_by="otto", now=NOW
+        )
+        return int(data["id"])
+
+    stroke("lab-valve", 1.0, NOW - 300)
+    stroke("lab-valve", 2.0, NOW - 100)
+    stroke("lab-valve", 1.5, NOW - 200)
+    stroke("kitchen-valve", 4.0, NOW - 50)
+    stroke("kitchen-valve", 4.5, NOW - 50)  # same time: the later stored counts
+    for ts, peak in ((NOW - 90, 48.0), (NOW - 30, 51.0), (NOW - 60, 30.0)):
+        store_record(
+            session,
+            plant=plant,
+            record=BumpInput("lab-ch2", "methane", applied_lel_pct=50, peak_lel_pct=peak, t90_s=14, ts=ts),
+            recorded_by="otto",
+            now=NOW,
+        )
+    session.commit()
+    latest = latest_records(session, kind=RecordKind.STROKE)
+    assert {valve: r["close_s"] for valve, r in latest.items()} == {"lab-valve": 2.0, "kitchen-valve": 4.5}
+    bumps = latest_records(session, kind=RecordKind.BUMP)
+    assert list(bumps) == ["lab-ch2"] and bumps["lab-ch2"]["peak_lel_pct"] == 51.0
+    assert latest_records(session, kind=RecordKind.PROOF_TEST) == {}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from gasguard.maintenance.config import Tolerances
@@ -515,10 +515,17 @@ def get_record(session: Session, *, kind: RecordKind, record_id: int) -> dict[st
 
 
 def latest_records(session: Session, *, kind: RecordKind) -> dict[str, dict[str, Any]]:
-    """The newest record of each target (channel, valve or zone) of one kind."""
+    """The newest record of each target (channel, valve or zone) of one kind.
+
+    The database picks each target's newest time (a grouped query on the ``(target, ts)`` index), so only
+    those rows are read, not every record ever kept; of two records at the same time the later stored
+    (higher id) wins."""
     model = _ROWS[kind]
     column = getattr(model, TARGET_FIELD[kind])
-    statement = select(model).order_by(column, model.ts, model.id)
+    newest = select(column.label("target"), func.max(model.ts).label("ts")).group_by(column).subquery()
+    statement = (
+        select(model).join(newest, and_(column == newest.c.target, model.ts == newest.c.ts)).order_by(column, model.id)
+    )
     latest: dict[str, dict[str, Any]] = {}
     for row in session.scalars(statement):
         latest[getattr(row, TARGET_FIELD[kind])] = row_json(kind, row)
