@@ -106,3 +106,22 @@ def test_weekly_alarm_kpis_split_the_weeks(sqlite_url: str) -> None:
     engine.dispose()
     assert [w["annunciations"] for w in weeks] == [1, 0]
     assert weeks[0]["time_to_ack_s"]["not_acknowledged"] == 1  # acknowledged only in the next week
+
+
+def test_weekly_alarm_kpis_give_each_zone_of_the_site_its_own_figures(sqlite_url: str) -> None:
+    engine = engine_at_head(sqlite_url)
+    with make_session_factory(engine)() as session:
+        _alarm(session, 3 * 24 * HOUR, "z/c1/A1", "unacknowledged")
+        _alarm(session, 3 * 24 * HOUR + 60, "z/c1/A1", "acknowledged")
+        _alarm(session, 4 * 24 * HOUR, "y/c9/A2", "unacknowledged")
+        _alarm(session, 9 * 24 * HOUR, "y/c9/A1", "unacknowledged")
+        session.commit()
+        weeks = weekly_kpis(session, end=T0 + 14 * 24 * HOUR, weeks=2, zones_by_site={"plant": ["z", "y"]})
+    engine.dispose()
+    assert [w["annunciations"] for w in weeks] == [2, 1]
+    first, second = ({z["zone"]: z for z in w["zones"]} for w in weeks)
+    assert list(first) == ["z", "y"]
+    assert (first["z"]["annunciations"], first["y"]["annunciations"]) == (1, 1)
+    assert (second["z"]["annunciations"], second["y"]["annunciations"]) == (0, 1)
+    assert first["z"]["time_to_ack_s"]["median"] == 60.0 and first["y"]["time_to_ack_s"]["not_acknowledged"] == 1
+    assert first["z"]["from"] == weeks[0]["from"] and second["y"]["to"] == weeks[1]["to"]

@@ -267,7 +267,8 @@ def weekly_kpis(
     zones_by_site: Mapping[str, Iterable[str]],
     operator_positions: Mapping[str, int] | None = None,
 ) -> list[dict[str, Any]]:
-    """One site-level summary per week, newest last, for the weekly view."""
+    """One summary per week and site, newest last, each with its zones' (the dashboard's weekly table
+    shows a site and, opened, where its alarms came from)."""
     start = end - weeks * WEEK_S
     history = load_history(session, start=start, end=end)
     positions = operator_positions or {}
@@ -276,6 +277,10 @@ def weekly_kpis(
         a, b = start + i * WEEK_S, start + (i + 1) * WEEK_S
         for site, zone_ids in zones_by_site.items():
             n = positions.get(site, 1)
-            summary = summarise(history, zones=list(zone_ids), operator_positions=n, start=a, end=b)
-            out.append({"site": site, "week_start": a, **summary})
+            zone_list = list(zone_ids)
+            summary = summarise(history, zones=zone_list, operator_positions=n, start=a, end=b)
+            zones = [
+                {"zone": z, **summarise(history, zones=[z], operator_positions=n, start=a, end=b)} for z in zone_list
+            ]
+            out.append({"site": site, "week_start": a, **summary, "zones": zones})
     return out
