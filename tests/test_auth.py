@@ -160,7 +160,7 @@ def test_cli_refuses_an_unmigrated_database(tmp_path: Path) -> None:
 
 def test_cli_creates_the_first_admin_and_device_tokens(tmp_path: Path) -> None:
     code, output = _run(["db", "upgrade", "--json"], tmp_path)
-    assert code == 0 and json.loads(output)["revision"] == "0006"
+    assert code == 0 and json.loads(output)["revision"] == "0007"
     code, output = _run(
         ["users", "create", "--role", "admin", "--username", "ada", "--password-stdin", "--json"],
         tmp_path,

@@ -47,7 +47,7 @@ def session(any_database_url: str):  # type: ignore[no-untyped-def]
 def test_migrations_create_every_table_at_head(any_database_url: str) -> None:
     engine = engine_at_head(any_database_url)
     try:
-        assert current_revision(engine) == head_revision() == "0006"
+        assert current_revision(engine) == head_revision() == "0007"
         tables = set(inspect(engine).get_table_names())
         expected = {
             "readings",
@@ -64,7 +64,7 @@ def test_migrations_create_every_table_at_head(any_database_url: str) -> None:
         }
         assert expected <= tables
         engine_at_head(any_database_url).dispose()  # running again is a no-op
-        assert current_revision(engine) == "0006"
+        assert current_revision(engine) == "0007"
     finally:
         engine.dispose()
 

@@ -68,3 +68,32 @@ def test_leases_refuse_sqlite_and_timing_keeps_the_owner_ahead_of_the_expiry(tmp
     timing = LeaseTiming()
     assert timing.renew_every_s < timing.hold_s < timing.ttl_s
     assert unowned_message("kitchen") == "no worker owns zone kitchen: check the workers"
+
+
+def test_one_statement_renews_only_the_live_leases_we_hold_and_presence_expires(fresh_postgres: str) -> None:
+    engine = engine_at_head(fresh_postgres)
+    try:
+        table = LeaseTable(engine)
+        kitchen = table.acquire("kitchen", "worker-a", 5.0)
+        boiler = table.acquire("boiler", "worker-b", 5.0)
+        cellar = table.acquire("cellar", "worker-a", 0.3)
+        assert kitchen is not None and boiler is not None and cellar is not None
+        time.sleep(0.5)  # the cellar lease expires
+        # boiler is worker-b's, cellar has expired, the stale token is fenced off: only the kitchen renews.
+        assert table.renew_many("worker-a", {"kitchen": kitchen, "boiler": boiler, "cellar": cellar}, 5.0) == {
+            "kitchen"
+        }
+        assert table.renew_many("worker-a", {"kitchen": kitchen + 1}, 5.0) == set()
+        assert table.renew_many("worker-a", {}, 5.0) == set()
+
+        table.beat("worker-a", balancing=True, ttl_s=5.0)
+        table.beat("worker-b", balancing=False, ttl_s=0.3)
+        table.beat("worker-c", balancing=True, ttl_s=5.0)
+        table.leave("worker-c")  # an orderly stop: gone at once
+        view = table.view()
+        assert {w: info.balancing for w, info in view.workers.items()} == {"worker-a": True, "worker-b": False}
+        assert view.owner("kitchen") == "worker-a" and view.owner("cellar") is None and view.owner("attic") is None
+        time.sleep(0.5)
+        assert set(table.view().workers) == {"worker-a"}  # worker-b stopped beating: no longer live
+    finally:
+        engine.dispose()

@@ -38,7 +38,10 @@ def register(apps: CliApps) -> None:
             "safety pipelines. web: API and dashboard only, no safety state.",
         ),
         zones: str | None = typer.Option(
-            None, "--zones", help="With --role worker: only these zones (comma-separated). Default: any free zone."
+            None,
+            "--zones",
+            help="With --role worker: only these zones (comma-separated), first come. Default: an even share of "
+            "the zones among the live workers that run without --zones.",
         ),
     ) -> None:
         """Serve the API, the dashboard and the live safety pipeline for a site."""

@@ -289,6 +289,18 @@ class ZoneLeaseRow(Base):
     expires_at: Mapped[float] = mapped_column(Double(), nullable=False)
 
 
+class WorkerPresenceRow(Base):
+    """A zone worker that is alive until ``expires_at`` (database clock, epoch seconds), renewed every
+    second; ``balancing`` is false for a worker pinned with ``--zones``. Balancing counts these rows."""
+
+    __tablename__ = "worker_presence"
+
+    worker: Mapped[str] = mapped_column(String(128), primary_key=True)
+    balancing: Mapped[bool] = mapped_column(Boolean(), nullable=False)
+    started_at: Mapped[float] = mapped_column(Double(), nullable=False)
+    expires_at: Mapped[float] = mapped_column(Double(), nullable=False)
+
+
 class TestSessionRow(Base):
     """A guided test in progress (``maintenance.guided``), kept so that it survives a restart.
 

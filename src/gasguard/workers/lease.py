@@ -118,6 +118,27 @@ class LeaseTable:
             row = connection.execute(sql, {"zone": zone, "owner": owner, "token": token, "ttl": ttl_s}).first()
         return row is not None
 
+    def renew_many(self, owner: str, held: dict[str, int], ttl_s: float) -> set[str]:
+        """Extend every live lease in ``held`` (zone -> token) in one statement; the zones renewed.
+
+        One round trip for all of a worker's zones: a worker with a hundred zones would otherwise spend
+        a hundred round trips a second on renewals, and the last of them would be sent latest."""
+        if not held:
+            return set()
+        sql = text(
+            f"""
+            UPDATE zone_leases AS l SET expires_at = {DB_NOW} + :ttl
+              FROM (SELECT unnest(CAST(:zones AS text[])) AS zone,
+                           unnest(CAST(:tokens AS bigint[])) AS token) AS mine
+             WHERE l.zone = mine.zone AND l.token = mine.token AND l.owner = :owner
+               AND l.expires_at > {DB_NOW}
+            RETURNING l.zone
+            """
+        )
+        params = {"zones": list(held), "tokens": list(held.values()), "owner": owner, "ttl": ttl_s}
+        with self.engine.begin() as connection:
+            return {str(zone) for zone in connection.execute(sql, params).scalars()}
+
     def release(self, zone: str, owner: str, token: int) -> None:
         """Give a zone up at once (orderly stop), so a standby need not wait for the expiry."""
         sql = text(
@@ -144,6 +165,62 @@ class LeaseTable:
         with self.engine.connect() as connection:
             rows = connection.execute(sql).all()
         return {r[0]: LeaseInfo(r[0], r[1], int(r[2]), float(r[3]), float(r[4])) for r in rows}
+
+    def beat(self, worker: str, *, balancing: bool, ttl_s: float) -> None:
+        """Say that ``worker`` is alive for another ``ttl_s`` (table ``worker_presence``, migration 0007)."""
+        sql = text(
+            f"""
+            INSERT INTO worker_presence (worker, balancing, started_at, expires_at)
+            SELECT :worker, :balancing, t, t + :ttl FROM (SELECT {DB_NOW} AS t) AS now
+            ON CONFLICT (worker) DO UPDATE
+               SET balancing = EXCLUDED.balancing, expires_at = EXCLUDED.expires_at
+            """
+        )
+        with self.engine.begin() as connection:
+            connection.execute(sql, {"worker": worker, "balancing": balancing, "ttl": ttl_s})
+
+    def leave(self, worker: str) -> None:
+        """An orderly stop: ``worker`` is gone now, not when its presence would have expired."""
+        with self.engine.begin() as connection:
+            connection.execute(text("DELETE FROM worker_presence WHERE worker = :worker"), {"worker": worker})
+
+    def view(self) -> LeaseView:
+        """Every zone lease and every live worker, read in one transaction (one snapshot of the two)."""
+        with self.engine.connect() as connection, connection.begin():
+            now = float(connection.execute(text(f"SELECT {DB_NOW}")).scalar_one())
+            rows = connection.execute(text("SELECT zone, owner, token, expires_at FROM zone_leases")).all()
+            workers = connection.execute(
+                text("SELECT worker, balancing, started_at FROM worker_presence WHERE expires_at > :now"),
+                {"now": now},
+            ).all()
+        return LeaseView(
+            now=now,
+            leases={r[0]: LeaseInfo(r[0], r[1], int(r[2]), float(r[3]), now) for r in rows},
+            workers={str(w[0]): WorkerInfo(str(w[0]), bool(w[1]), float(w[2])) for w in workers},
+        )
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A live worker as its presence row says: whether it takes a share of the zones, since when."""
+
+    worker: str
+    balancing: bool
+    started_at: float
+
+
+@dataclass(frozen=True)
+class LeaseView:
+    """The zone leases and the live workers at one instant of the database clock."""
+
+    now: float
+    leases: dict[str, LeaseInfo]
+    workers: dict[str, WorkerInfo]
+
+    def owner(self, zone: str) -> str | None:
+        """The live owner of ``zone``, or ``None`` when nobody holds a live lease on it."""
+        info = self.leases.get(zone)
+        return info.owner if info is not None and info.live else None
 
 
 def zone_owners(table: LeaseTable, zones: list[str]) -> dict[str, str | None]:

@@ -154,7 +154,7 @@ def serve_worker(
         services = build_services(settings, upgrade=options.migrate, clock=time.time)
     broker = broker_from_settings(settings)
     try:
-        worker = ZoneWorker(site, services, candidates=candidates, broker=broker)
+        worker = ZoneWorker(site, services, candidates=candidates, broker=broker, balancing=not zones)
     except LeaseStoreUnsupportedError as exc:
         services.dispose()
         raise RoleError(str(exc)) from None

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 
 from gasguard.actuators.factory import build_output_drivers, build_valve_drivers, close_drivers
 from gasguard.config import SiteConfig
+from gasguard.domain import ValveState
 from gasguard.ingest.mqtt import MqttReadingSource
 from gasguard.mqtt_client import BrokerAddress, make_client
 from gasguard.runtime import Runtime, UnknownChannelError, initial_state
@@ -174,6 +175,7 @@ class OwnedZone:
         subsite = site_for_zone(site, zone)
         prefix = services.settings.mqtt_topic_prefix
         store = FencedSnapshotStore(engine, services.session_factory, leases, zone=zone, owner=owner, token=token)
+        self.store = store
         state, initial = initial_state(subsite, store, clock())
         self.runtime = Runtime(
             subsite,
@@ -208,15 +210,32 @@ class OwnedZone:
         self._task = asyncio.create_task(self.runtime.run(), name=f"zone-{self.zone}")
 
     @property
+    def received(self) -> int:
+        """Readings this zone's MQTT session has received and parsed so far."""
+        return self.source.stats.readings if self.source is not None else 0
+
+    @property
     def tripped(self) -> bool:
         return bool(self.runtime.pipeline.state.zones[self.zone].tripped)
 
-    async def stop(self, *, orderly: bool) -> None:
+    @property
+    def valve_moving(self) -> bool:
+        """A valve of the zone is closing or opening (the zone is not handed over until it arrives)."""
+        valves = self.runtime.pipeline.state.zones[self.zone].valves.values()
+        return any(v.state in (ValveState.CLOSING, ValveState.OPENING) for v in valves)
+
+    async def stop(self, *, orderly: bool) -> bool:
         """Stop driving the zone now. ``orderly``: also store the newest snapshot (while the lease is
-        still ours); after a lost lease nothing is written, the next owner restores what was stored."""
+        still ours); after a lost lease nothing is written, the next owner restores what was stored.
+
+        Returns whether the zone's newest state is stored: a worker hands a zone over (releases its
+        lease early) only then; otherwise the lease runs out and the next owner restores the snapshot
+        stored last, exactly as after a crash."""
         task = self._task
+        stored = False
         if orderly:
             await self.runtime.stop()
+            stored = await self.store.flush()  # nothing left to write: True; the database refused: False
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -224,3 +243,4 @@ class OwnedZone:
         if not orderly:
             await close_drivers(self.runtime.valves)
             await close_drivers(self.runtime.outputs)
+        return stored
