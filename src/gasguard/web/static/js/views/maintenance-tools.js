@@ -1,12 +1,14 @@
 // Maintenance tools under the read-only picture on the Health screen: for operators, forms that record a
-// calibration or a bump test done with a kit, and guided bump tests (start, the running ones, end); for
-// everyone, a drift chart per detector (daily clean-air zero, its fitted trend, the tolerance band) drawn
-// with the vendored uPlot, and the auditor's report (PDF, or a zip of CSVs) for a chosen period.
+// calibration, a bump test, a valve stroke test or a zone proof test done with a kit, and guided tests
+// measured by GasGuard (bump, stroke and proof: start, the running ones, end); for everyone, a drift
+// chart per detector (daily clean-air zero, its fitted trend, the tolerance band) drawn with the vendored
+// uPlot, the weekly alarm-performance figures, and the auditor's report (PDF, or a zip of CSVs).
 
 import { api, ApiError, query } from "../api.js";
 import { confirmWithReason } from "../dialog.js";
 import { store } from "../store.js";
 import { downloadBlob, fmtDateTime, h, replaceContent } from "../ui.js";
+import { weeklyKpis } from "./maintenance-kpis.js";
 
 const TESTS_INTERVAL_MS = 5000;
 const DRIFT_DAYS = [
@@ -19,8 +21,30 @@ const DRIFT_DAYS = [
 /** The configured detectors, "Zone — Detector", for the selects. */
 function channelOptions() {
   return [...store.zones.values()].flatMap((z) =>
-    (z.channels || []).map((c) => ({ value: c.id, label: `${z.name || z.id} — ${c.name || c.id}`, gas: c.gas })),
+    (z.channels || []).map((c) => ({
+      value: c.id,
+      label: `${z.name || z.id} — ${c.name || c.id}`,
+      gas: c.gas,
+      zone: z.id,
+    })),
   );
+}
+
+/** The configured valves, "Zone — Valve". */
+function valveOptions() {
+  return [...store.zones.values()].flatMap((z) =>
+    (z.valves || []).map((v) => ({ value: v.id, label: `${z.name || z.id} — ${v.name || v.id}` })),
+  );
+}
+
+/** The configured zones. */
+function zoneOptions() {
+  return [...store.zones.values()].map((z) => ({ value: z.id, label: z.name || z.id }));
+}
+
+/** A detector that may be left open: "any detector of the zone" first. */
+function anyChannelOptions() {
+  return [{ value: "", label: "Any detector of the zone" }, ...channelOptions()];
 }
 
 /**
@@ -36,8 +60,9 @@ export function mountMaintenanceTools(box, ctx, onRecorded) {
     parts.push(recordForms(ctx, onRecorded), tests.el);
   }
   const drift = driftChart();
-  stops.push(drift.stop);
-  parts.push(drift.el, reportLinks());
+  const kpis = weeklyKpis();
+  stops.push(drift.stop, kpis.stop);
+  parts.push(drift.el, kpis.el, reportLinks());
   replaceContent(box, parts);
   return () => stops.forEach((stop) => stop());
 }
@@ -64,29 +89,75 @@ const BUMP_FIELDS = [
   { name: "note", label: "Note (optional)", type: "text" },
 ];
 
+const STROKE_FIELDS = [
+  { name: "close_s", label: "Close time in seconds", type: "number", required: true },
+  { name: "open_s", label: "Open time in seconds (optional)", type: "number" },
+  { name: "note", label: "Note (optional)", type: "text" },
+];
+
+const PROOF_FIELDS = [
+  { name: "channel", label: "Detector the gas was applied to", type: "select", options: anyChannelOptions },
+  { name: "gas", label: "Test gas (optional)", type: "text" },
+  { name: "alarm_s", label: "Seconds from gas to the first alarm (optional)", type: "number" },
+  { name: "trip_s", label: "Seconds from gas to the trip (optional)", type: "number" },
+  { name: "closed_s", label: "Seconds from gas to valves closed (optional)", type: "number" },
+  { name: "note", label: "Note (optional)", type: "text" },
+];
+
+const DETECTOR = { name: "channel", label: "Detector", options: channelOptions };
+
 function recordForms(ctx, onRecorded) {
-  const calibration = recordForm({
-    key: "calibration",
-    title: "Record a calibration",
-    path: "/api/v1/maintenance/calibrations",
-    fields: CALIBRATION_FIELDS,
-    done: "Calibration recorded",
-    ctx,
-    onRecorded,
-  });
-  const bump = recordForm({
-    key: "bump",
-    title: "Record a bump test",
-    path: "/api/v1/maintenance/bump-tests",
-    fields: BUMP_FIELDS,
-    done: "Bump test recorded",
-    ctx,
-    onRecorded,
-  });
+  const forms = [
+    recordForm({
+      key: "calibration",
+      title: "Record a calibration",
+      path: "/api/v1/maintenance/calibrations",
+      target: DETECTOR,
+      fields: CALIBRATION_FIELDS,
+      done: "Calibration recorded",
+      ctx,
+      onRecorded,
+    }),
+    recordForm({
+      key: "bump",
+      title: "Record a bump test",
+      path: "/api/v1/maintenance/bump-tests",
+      target: DETECTOR,
+      fields: BUMP_FIELDS,
+      done: "Bump test recorded",
+      ctx,
+      onRecorded,
+    }),
+    recordForm({
+      key: "stroke",
+      title: "Record a valve stroke test",
+      path: "/api/v1/maintenance/stroke-tests",
+      target: { name: "valve", label: "Valve", options: valveOptions },
+      fields: STROKE_FIELDS,
+      done: "Stroke test recorded",
+      ctx,
+      onRecorded,
+    }),
+    recordForm({
+      key: "proof",
+      title: "Record a zone proof test",
+      path: "/api/v1/maintenance/proof-tests",
+      target: { name: "zone", label: "Zone", options: zoneOptions },
+      fields: PROOF_FIELDS,
+      done: "Proof test recorded",
+      ctx,
+      onRecorded,
+    }),
+  ];
   const open = (which) => {
-    calibration.el.hidden = which !== calibration;
-    bump.el.hidden = which !== bump;
+    for (const form of forms) form.el.hidden = form !== which;
     which.focus();
+  };
+  const labels = {
+    calibration: "Record calibration…",
+    bump: "Record bump test…",
+    stroke: "Record stroke test…",
+    proof: "Record proof test…",
   };
   return h(
     "section",
@@ -95,49 +166,49 @@ function recordForms(ctx, onRecorded) {
     h(
       "div",
       { class: "button-row" },
-      h("button", {
-        type: "button",
-        class: "btn",
-        testid: "maintenance-record-calibration",
-        text: "Record calibration…",
-        onclick: () => open(calibration),
-      }),
-      h("button", {
-        type: "button",
-        class: "btn",
-        testid: "maintenance-record-bump",
-        text: "Record bump test…",
-        onclick: () => open(bump),
-      }),
+      forms.map((form) =>
+        h("button", {
+          type: "button",
+          class: "btn",
+          testid: `maintenance-record-${form.key}`,
+          text: labels[form.key],
+          onclick: () => open(form),
+        }),
+      ),
     ),
-    calibration.el,
-    bump.el,
+    forms.map((form) => form.el),
   );
 }
 
-function recordForm({ key, title, path, fields, done, ctx, onRecorded }) {
-  const prefix = `maint-${key}`;
-  const channels = channelOptions();
-  const channel = h(
+function selectOf(id, name, testid, options) {
+  return h(
     "select",
-    { id: `${prefix}-channel`, name: "channel", testid: `${prefix}-channel` },
-    channels.map((c) => h("option", { value: c.value, text: c.label })),
+    { id, name, testid },
+    options.map((o) => h("option", { value: o.value, text: o.label })),
   );
+}
+
+function recordForm({ key, title, path, target, fields, done, ctx, onRecorded }) {
+  const prefix = `maint-${key}`;
+  const targets = target.options();
+  const channel = selectOf(`${prefix}-${target.name}`, target.name, `${prefix}-${target.name}`, targets);
   const inputs = fields.map((f) =>
-    h("input", {
-      id: `${prefix}-${f.name}`,
-      name: f.name,
-      type: f.type,
-      step: f.type === "number" ? "any" : null,
-      inputmode: f.type === "number" ? "decimal" : null,
-      value: f.name === "gas" ? channels[0]?.gas || "methane" : "",
-      testid: `${prefix}-${f.name}`,
-    }),
+    f.type === "select"
+      ? selectOf(`${prefix}-${f.name}`, f.name, `${prefix}-${f.name}`, f.options())
+      : h("input", {
+          id: `${prefix}-${f.name}`,
+          name: f.name,
+          type: f.type,
+          step: f.type === "number" ? "any" : null,
+          inputmode: f.type === "number" ? "decimal" : null,
+          value: f.name === "gas" && target === DETECTOR ? targets[0]?.gas || "methane" : "",
+          testid: `${prefix}-${f.name}`,
+        }),
   );
   channel.addEventListener("change", () => {
     const gas = inputs[fields.findIndex((f) => f.name === "gas")];
-    const chosen = channels.find((c) => c.value === channel.value);
-    if (gas && chosen && chosen.gas) gas.value = chosen.gas;
+    const chosen = targets.find((c) => c.value === channel.value);
+    if (target === DETECTOR && gas && chosen && chosen.gas) gas.value = chosen.gas;
   });
   const error = h("p", { class: "message message-error", role: "alert", testid: `${prefix}-error` });
   error.hidden = true;
@@ -150,7 +221,7 @@ function recordForm({ key, title, path, fields, done, ctx, onRecorded }) {
     h(
       "div",
       { class: "form-grid" },
-      h("div", { class: "field" }, h("label", { for: `${prefix}-channel`, text: "Detector" }), channel),
+      h("div", { class: "field" }, h("label", { for: channel.id, text: target.label }), channel),
       fields.map((f, i) => h("div", { class: "field" }, h("label", { for: inputs[i].id, text: f.label }), inputs[i])),
     ),
     error,
@@ -163,7 +234,7 @@ function recordForm({ key, title, path, fields, done, ctx, onRecorded }) {
   });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const body = { channel: channel.value };
+    const body = { [target.name]: channel.value };
     for (const [i, f] of fields.entries()) {
       const raw = inputs[i].value.trim();
       if (raw === "") {
@@ -181,7 +252,7 @@ function recordForm({ key, title, path, fields, done, ctx, onRecorded }) {
     try {
       const record = await api(path, { method: "POST", body });
       form.hidden = true;
-      for (const [i, f] of fields.entries()) if (f.name !== "gas") inputs[i].value = "";
+      for (const [i, f] of fields.entries()) if (f.name !== "gas" && f.type !== "select") inputs[i].value = "";
       ctx.announce(`${done}: ${record.passed ? "passed" : "failed"}.`, record.passed ? "ok" : "alarm");
       onRecorded();
     } catch (err) {
@@ -191,10 +262,10 @@ function recordForm({ key, title, path, fields, done, ctx, onRecorded }) {
       submit.disabled = false;
     }
   });
-  return { el: form, focus: () => channel.focus() };
+  return { key, el: form, focus: () => channel.focus() };
 }
 
-// ------------------------------------------------------------------ guided bump tests (operators)
+// ------------------------------------------------------------------ guided tests (operators)
 
 function guidedTests(ctx, onRecorded) {
   let stopped = false;
@@ -251,20 +322,67 @@ function guidedTests(ctx, onRecorded) {
       load();
     }
   };
+  const startStroke = async () => {
+    const valves = valveOptions();
+    let started = null;
+    await confirmWithReason({
+      title: "Start a stroke test?",
+      body:
+        "GasGuard closes the valve now (an audited close) and times it from closing to closed. To time the " +
+        "opening too, reset the zone and open the valve within 30 minutes; the record is made then, or at " +
+        "30 minutes with the close only.",
+      confirmLabel: "Close and time it",
+      fields: [{ name: "valve", label: "Valve", options: valves, value: valves[0]?.value }],
+      action: async (values) => {
+        started = await api("/api/v1/maintenance/tests/stroke", {
+          method: "POST",
+          body: { valve: values.valve, reason: values.reason },
+        });
+      },
+    });
+    if (started) {
+      ctx.announce(`Stroke test of ${testTarget(started)} started: the valve is closing.`, "ok");
+      load();
+    }
+  };
+  const startProof = async () => {
+    const zones = zoneOptions();
+    let started = null;
+    await confirmWithReason({
+      title: "Start a proof test?",
+      body:
+        "The zone stays in normal service. Apply gas to a detector: the trip is real, its valves close and " +
+        "people are told. GasGuard times the first alarm, the trip and every valve closing. Reset and reopen " +
+        "afterwards as after any trip.",
+      confirmLabel: "Start proof test",
+      danger: true,
+      fields: [
+        { name: "zone", label: "Zone", options: zones, value: zones[0]?.value },
+        { name: "channel", label: "Detector the gas goes to", options: anyChannelOptions(), value: "" },
+      ],
+      action: async (values) => {
+        started = await api("/api/v1/maintenance/tests/proof", {
+          method: "POST",
+          body: { zone: values.zone, channel: values.channel || null, reason: values.reason },
+        });
+      },
+    });
+    if (started) {
+      ctx.announce(`Proof test of ${testTarget(started)} started: apply the test gas now.`, "ok");
+      load();
+    }
+  };
+  const startButton = (testid, text, onclick) => h("button", { type: "button", class: "btn btn-primary", testid, text, onclick });
   const el = h(
     "section",
     { class: "maint-tools", testid: "maintenance-guided", "aria-labelledby": "maint-guided-title" },
+    h("h3", { id: "maint-guided-title", text: "Guided tests, measured by GasGuard" }),
     h(
       "div",
-      { class: "panel-head" },
-      h("h3", { id: "maint-guided-title", text: "Guided bump tests" }),
-      h("button", {
-        type: "button",
-        class: "btn btn-primary",
-        testid: "maintenance-start-bump",
-        text: "Start bump test…",
-        onclick: start,
-      }),
+      { class: "button-row" },
+      startButton("maintenance-start-bump", "Start bump test…", start),
+      valveOptions().length ? startButton("maintenance-start-stroke", "Start stroke test…", startStroke) : null,
+      startButton("maintenance-start-proof", "Start proof test…", startProof),
     ),
     list,
   );
@@ -283,6 +401,39 @@ function nameOf(channelId) {
   return found ? found.label : channelId;
 }
 
+const TEST_KIND = {
+  bump: "Bump test",
+  calibration: "Calibration",
+  stroke: "Stroke test",
+  proof_test: "Proof test",
+};
+
+/** What a guided test is about, in words: a detector, a valve or a zone. */
+function testTarget(test) {
+  const among = test.kind === "stroke" ? valveOptions() : test.kind === "proof_test" ? zoneOptions() : channelOptions();
+  const found = among.find((o) => o.value === test.target);
+  return found ? found.label : test.target;
+}
+
+/** Where a running test stands, in one line. */
+function testProgress(t) {
+  const marks = t.marks || {};
+  if (t.kind === "stroke") {
+    if (typeof marks.closed === "number" && typeof marks.closing === "number") {
+      return `Closed in ${(marks.closed - marks.closing).toFixed(1)} s. Reset the zone and open the valve to time the opening, or end the test.`;
+    }
+    return "Waiting for the valve to report closed.";
+  }
+  if (t.kind === "proof_test") {
+    const seen = Object.keys(t.alarms || {}).sort();
+    const parts = [seen.length ? `Alarms seen: ${seen.join(", ")}` : "No alarm yet"];
+    parts.push(typeof marks.trip === "number" ? `tripped at ${fmtDateTime(marks.trip)}` : "not tripped yet");
+    return `${parts.join("; ")}; ${t.samples} readings.`;
+  }
+  const peak = t.result && typeof t.result.peak_lel_pct === "number" ? `, peak ${t.result.peak_lel_pct} %LEL` : "";
+  return `${t.active ? "In TEST" : "Waiting for the safety core"}, ${t.samples} readings${peak}.`;
+}
+
 function runningList(active, ctx, reload, onRecorded) {
   if (active.length === 0) {
     return h("p", { class: "empty", testid: "maintenance-tests-empty", text: "No guided test is running." });
@@ -298,7 +449,7 @@ function runningList(active, ctx, reload, onRecorded) {
         class: "btn",
         testid: `maintenance-test-end-${t.id}`,
         text: "End",
-        "aria-label": `End the ${t.kind} test of ${nameOf(t.target)}`,
+        "aria-label": `End the ${(TEST_KIND[t.kind] || "test").toLowerCase()} of ${testTarget(t)}`,
       });
       end.addEventListener("click", async () => {
         end.disabled = true;
@@ -307,7 +458,7 @@ function runningList(active, ctx, reload, onRecorded) {
             method: "POST",
             body: { reason: "test done" },
           });
-          ctx.announce(`Test of ${nameOf(t.target)} ended; its record is stored.`, "ok");
+          ctx.announce(`${TEST_KIND[t.kind] || "Test"} of ${testTarget(t)} ended; its record is stored.`, "ok");
           reload();
           onRecorded();
         } catch (err) {
@@ -315,19 +466,22 @@ function runningList(active, ctx, reload, onRecorded) {
           end.disabled = false;
         }
       });
-      const peak = t.result && typeof t.result.peak_lel_pct === "number" ? `, peak ${t.result.peak_lel_pct} %LEL` : "";
+      const restarted = (t.restarts || []).length
+        ? " Taken over after a restart of the service; readings while it was down were not seen."
+        : "";
       return h(
         "li",
         { class: "test-item", testid: "maintenance-test", "data-kind": t.kind },
         h(
           "div",
           {},
-          h("strong", { text: `${t.kind === "bump" ? "Bump test" : t.kind} of ${nameOf(t.target)}` }),
+          h("strong", { text: `${TEST_KIND[t.kind] || t.kind} of ${testTarget(t)}` }),
           h("p", {
             class: "muted small",
+            testid: "maintenance-test-progress",
             text:
               `Started ${fmtDateTime(t.started_at)} by ${t.user}; ends by ${fmtDateTime(t.deadline)}. ` +
-              `${t.active ? "In TEST" : "Waiting for the safety core"}, ${t.samples} readings${peak}.`,
+              `${testProgress(t)}${restarted}`,
           }),
           error,
         ),
