@@ -1,9 +1,11 @@
-// Administration (admins only): people and their roles, and device tokens for ingestion.
-// Every change asks for a reason, which the server stores in the audit log.
+// Administration (admins only): people and their roles, and device tokens for ingestion (every change
+// asks for a reason, which the server stores in the audit log); below them, the what-if replay of a
+// proposed site file (replay.js).
 
 import { api, ApiError, query } from "../api.js";
 import { confirmWithReason } from "../dialog.js";
 import { fmtDateTime, h, labelCells, messageLine, replaceContent } from "../ui.js";
+import { mountReplay } from "./replay.js";
 
 const ROLES = ["viewer", "operator", "admin"];
 
@@ -13,7 +15,11 @@ export const adminView = {
   minRole: "admin",
   mount(root, ctx) {
     const state = { users: [], tokens: [], message: null, issued: null, includeRevoked: false };
-    const render = () => replaceContent(root, renderAdmin(ctx, state, load));
+    // Users and tokens are drawn again after every change; the replay panel below keeps its own state.
+    const people = h("div", {});
+    const replay = h("div", { class: "replay-box" });
+    root.replaceChildren(people, replay);
+    const render = () => replaceContent(people, renderAdmin(ctx, state, load));
     const load = async () => {
       try {
         [state.users, state.tokens] = await Promise.all([
@@ -25,9 +31,9 @@ export const adminView = {
       }
       render();
     };
-    replaceContent(root, h("h1", { text: "Users and tokens" }), h("p", { class: "muted", text: "Loading…" }));
+    replaceContent(people, h("h1", { text: "Users and tokens" }), h("p", { class: "muted", text: "Loading…" }));
     load();
-    return () => {};
+    return mountReplay(replay);
   },
 };
 
