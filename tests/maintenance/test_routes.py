@@ -118,6 +118,7 @@ def test_due_drift_kpis_and_health_endpoints(lab: MaintenanceHarness) -> None:
     assert {z["zone"] for z in kpis["sites"][0]["zones"]} == {"lab", "kitchen"}
     weekly = lab.client.get("/api/v1/maintenance/kpis/weekly?weeks=2", headers=vera).json()
     assert len(weekly) == 2
+    assert [[z["zone"] for z in week["zones"]] for week in weekly] == [["lab", "kitchen"], ["lab", "kitchen"]]
     health = lab.client.get("/api/v1/health", headers=vera).json()
     assert health["components"]["maintenance"]["status"] == "ok"
     paths = lab.client.get("/openapi.json").json()["paths"]
