@@ -62,7 +62,7 @@ ALL_BASELINES = "cnn1d,dnn,lstm,lightgbm"
 
 def _parse_baselines(text: str) -> tuple[str, ...]:
     """``"cnn1d, lstm"`` -> ``("cnn1d", "lstm")``; unknown names are a usage error naming the choices."""
-    from gasguard.ml.evaluate import SENSOR_BASELINES
+    from gasguard.ml.eval_models import SENSOR_BASELINES
 
     names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
     if names == ("none",):
@@ -113,7 +113,8 @@ def evaluate_sensor(
 ) -> None:
     """Gas-type accuracy, macro F1 and confusion, with the paper's networks and a raw-value model beside it."""
     from gasguard.ml.datasets import DatasetError, data_root
-    from gasguard.ml.evaluate import EvalSettings, evaluate_sensor_drift, evaluate_sensor_multimodal
+    from gasguard.ml.eval_models import EvalSettings
+    from gasguard.ml.eval_sensor import evaluate_sensor_drift, evaluate_sensor_multimodal
 
     settings = EvalSettings(seed=seed, torch_epochs=epochs, baselines=_parse_baselines(baselines))
     valid = {"multimodal": ("paper", "blocked"), "drift": ("stratified", "drift")}[dataset.value]
@@ -145,7 +146,8 @@ def evaluate_concentration(
 ) -> None:
     """Concentration (ppm) R², RMSE and MAE, pooled and per gas, with baselines side by side."""
     from gasguard.ml.datasets import DatasetError, data_root
-    from gasguard.ml.evaluate import EvalSettings, evaluate_concentration_drift
+    from gasguard.ml.eval_concentration import evaluate_concentration_drift
+    from gasguard.ml.eval_models import EvalSettings
 
     if dataset is not SensorDataset.drift:
         raise typer.BadParameter("only --dataset drift has concentration labels")
@@ -188,7 +190,7 @@ def train_sensor(
     are trained on it.
     """
     from gasguard.ml.datasets import DatasetError, data_root
-    from gasguard.ml.evaluate import EvalSettings
+    from gasguard.ml.eval_models import EvalSettings
     from gasguard.ml.train import train_sensor_classifier
 
     try:

@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 
 from gasguard.ml import datasets, features
-from gasguard.ml.evaluate import EvalSettings, classification_metrics, evaluate_sensor_multimodal
+from gasguard.ml.eval_metrics import classification_metrics
+from gasguard.ml.eval_models import EvalSettings
+from gasguard.ml.eval_sensor import evaluate_sensor_multimodal
 from gasguard.ml.models import LightGBMClassifier
 from gasguard.ml.registry import CARD_SCHEMA, DEFAULT_GAS_CLASSIFIER, save_artifact
 
