@@ -77,7 +77,7 @@ class LiveHarness(ApiHarness):
 
     def zone(self, zone_id: str) -> dict[str, Any]:
         self.settle()
-        zone: dict[str, Any] | None = self.on_loop(lambda: self.runtime.zone_view(zone_id))
+        zone: dict[str, Any] | None = self.on_loop(lambda: self.runtime.services.plant.zone_view(zone_id))
         assert zone is not None, f"no zone {zone_id}"
         return zone
 
@@ -91,7 +91,7 @@ class LiveHarness(ApiHarness):
         raise AssertionError(f"gave up waiting for {what}")
 
     def _valve_state_now(self, valve_id: str) -> str:
-        return next(str(v["state"]) for v in self.runtime.valves_view() if v["id"] == valve_id)
+        return next(str(v["state"]) for v in self.runtime.services.plant.valves_view() if v["id"] == valve_id)
 
     def _valve_is(self, valve_id: str, state: str) -> Callable[[], bool]:
         return lambda: self._valve_state_now(valve_id) == state

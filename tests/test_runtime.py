@@ -84,7 +84,7 @@ def test_first_start_is_the_safe_state_and_closes_the_valve(tmp_path: Path) -> N
     async def scenario() -> None:
         async with running(tmp_path) as (runtime, _services, valves):
             await until(lambda: valves["kv"].position is ValvePosition.CLOSED)
-            zone = runtime.zone_view("kitchen")
+            zone = runtime.services.plant.zone_view("kitchen")
             assert zone is not None
             assert zone["tripped"] is True
             assert zone["status"] == "tripped"
@@ -100,14 +100,14 @@ def test_a_latched_trip_and_closed_valve_survive_a_restart(tmp_path: Path) -> No
             assert await command(runtime, OperatorAction.RESET, "kitchen")
             assert await command(runtime, OperatorAction.OPEN, "kv", "start of shift")
             await until(lambda: valves["kv"].position is ValvePosition.OPEN)
-            await until(lambda: runtime.valves_view()[0]["state"] == "open")
+            await until(lambda: runtime.services.plant.valves_view()[0]["state"] == "open")
             ppm(runtime, 15_000.0)  # 30 %LEL of methane
             await until(lambda: valves["kv"].position is ValvePosition.CLOSED)
-            assert runtime.zone_view("kitchen")["tripped"] is True  # type: ignore[index]
+            assert runtime.services.plant.zone_view("kitchen")["tripped"] is True  # type: ignore[index]
 
     async def second_run() -> None:
         async with running(tmp_path) as (runtime, _services, valves):
-            zone = runtime.zone_view("kitchen")
+            zone = runtime.services.plant.zone_view("kitchen")
             assert zone is not None
             assert zone["tripped"] is True
             a2 = next(a for a in zone["alarms"] if a["level"] == "A2")
@@ -127,10 +127,10 @@ def test_reset_is_refused_while_gas_is_present(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running(tmp_path) as (runtime, _services, _valves):
             ppm(runtime, 15_000.0)
-            await until(lambda: runtime.channel_reading("k1")["lel_pct"] is not None)  # type: ignore[index]
+            await until(lambda: runtime.services.plant.channel_reading("k1")["lel_pct"] is not None)  # type: ignore[index]
             assert not await command(runtime, OperatorAction.RESET, "kitchen")
             ppm(runtime, 0.0)
-            await until(lambda: runtime.channel_reading("k1")["lel_pct"] == 0.0)  # type: ignore[index]
+            await until(lambda: runtime.services.plant.channel_reading("k1")["lel_pct"] == 0.0)  # type: ignore[index]
             assert await command(runtime, OperatorAction.RESET, "kitchen")
 
     asyncio.run(scenario())

@@ -118,9 +118,9 @@ def retained(broker: BrokerAddress, topic: str, timeout_s: float = 10.0) -> dict
 def test_an_mqtt_reading_reaches_the_safety_core_and_trips_the_zone(served: Any, broker: BrokerAddress) -> None:
     client, _services, runtime, prefix = served
     publish(broker, f"{prefix}/plant/kitchen/k1/reading", {"ppm": 15000})
-    reading = wait_until(client, lambda: runtime.channel_reading("k1")["value"] == 15000.0)
+    reading = wait_until(client, lambda: runtime.services.plant.channel_reading("k1")["value"] == 15000.0)
     assert reading
-    zone = on_loop(client, lambda: runtime.zone_view("kitchen"))
+    zone = on_loop(client, lambda: runtime.services.plant.zone_view("kitchen"))
     assert zone["tripped"] is True
     assert zone["channels"][0]["lel_pct"] == pytest.approx(30.0)
 
@@ -139,7 +139,7 @@ def test_a_sensor_array_message_is_classified_by_the_gas_model(served: Any, brok
 def test_home_assistant_discovery_and_state_are_published(served: Any, broker: BrokerAddress) -> None:
     client, _services, runtime, prefix = served
     publish(broker, f"{prefix}/plant/kitchen/k1/reading", {"ppm": 2500})  # 5 %LEL
-    wait_until(client, lambda: runtime.channel_reading("k1")["value"] == 2500.0)
+    wait_until(client, lambda: runtime.services.plant.channel_reading("k1")["value"] == 2500.0)
     topics = [t for t, _ in discovery_messages(runtime.site, prefix=prefix, availability_topic="unused")]
     sensor_topic = next(t for t in topics if t.startswith("homeassistant/sensor/"))
     try:

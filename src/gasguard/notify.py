@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -57,6 +57,10 @@ def without_client_addresses(message: Message) -> Message:
     if isinstance(inner, Mapping):
         payload["payload"] = {key: value for key, value in inner.items() if key not in CLIENT_ADDRESS_KEYS}
     return Message(topic=message.topic, payload=payload, ts=message.ts)
+
+
+Listener = Callable[["Message"], None]
+"""A synchronous consumer of every bus message (see ``FanoutBus.listen``)."""
 
 
 @runtime_checkable
@@ -114,8 +118,10 @@ class FanoutBus:
 
     def __init__(self) -> None:
         self._subscribers: list[Subscription] = []
+        self._listeners: list[Listener] = []
         self._dropped_by_departed = 0
         self.published = 0
+        self.listener_errors = 0
 
     def subscribe(self, *, maxsize: int = DEFAULT_QUEUE_SIZE, topics: tuple[str, ...] | None = None) -> Subscription:
         """A new subscription; ``topics`` limits it to those message topics."""
@@ -131,12 +137,37 @@ class FanoutBus:
             self._subscribers.remove(subscription)
             self._dropped_by_departed += subscription.dropped
 
+    def listen(self, listener: Listener) -> None:
+        """Call ``listener`` with every message, at once and in order, before any subscriber's queue.
+
+        For in-process state that must never lag or skip (the plant read model): a listener is a cheap,
+        non-blocking function; one that raises is logged and counted, and the others still run."""
+        self._listeners.append(listener)
+
     def publish_nowait(self, message: Message) -> None:
-        """Deliver to every interested subscriber without waiting."""
+        """Deliver to every listener and every interested subscriber without waiting."""
         self.published += 1
+        self._tell_listeners(message)
         for subscription in self._subscribers:
             if subscription.wants(message):
                 subscription.offer(message)
+
+    def note(self, message: Message) -> None:
+        """Deliver to the listeners only: a state update too frequent to push to every live client
+        (each reading, where clients get one a second per channel), which the read model still needs."""
+        self._tell_listeners(message)
+
+    @property
+    def has_listeners(self) -> bool:
+        return bool(self._listeners)
+
+    def _tell_listeners(self, message: Message) -> None:
+        for listener in self._listeners:
+            try:
+                listener(message)
+            except Exception:
+                self.listener_errors += 1
+                logger.exception("bus listener %s failed on a %s message", listener, message.topic)
 
     async def publish(self, message: Message) -> None:
         self.publish_nowait(message)

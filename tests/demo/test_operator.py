@@ -28,6 +28,8 @@ class FakeRuntime:
             "alarms": [{"id": "kitchen/ml/ML", "state": "unacknowledged", "active": True, "acked": False}],
         }
         self.commands: list[OperatorCommand] = []
+        self.services = self  # the operator reads the views from ``runtime.services.plant``
+        self.plant = self
         self.outputs: list[dict[str, Any]] = [
             {"id": "kitchen-sounder", "kind": "sounder", "mode": "pulsed", "zones": ["kitchen"]}
         ]

@@ -85,7 +85,7 @@ async def operate(runtime: Runtime, action: OperatorAction, target: str, reason:
 
 
 def zone(runtime: Runtime, zone_id: str) -> dict[str, Any]:
-    view = runtime.zone_view(zone_id)
+    view = runtime.services.plant.zone_view(zone_id)
     assert view is not None
     return view
 
@@ -97,11 +97,11 @@ def channel_health(runtime: Runtime, channel_id: str) -> str:
 
 
 def valve_state(runtime: Runtime, valve_id: str) -> str:
-    return next(str(v["state"]) for v in runtime.valves_view() if v["id"] == valve_id)
+    return next(str(v["state"]) for v in runtime.services.plant.valves_view() if v["id"] == valve_id)
 
 
 def alarm(runtime: Runtime, alarm_id: str) -> dict[str, Any] | None:
-    return next((a for a in runtime.alarms_view() if a["id"] == alarm_id), None)
+    return next((a for a in runtime.services.plant.alarms_view() if a["id"] == alarm_id), None)
 
 
 async def commission(runtime: Runtime) -> None:

@@ -58,7 +58,7 @@ def test_a_failing_close_is_tried_three_times_then_raises_a_latched_valve_fault(
             fault = alarm(runtime, "kitchen/kv/VALVE_FAULT")
             assert fault is not None
             assert (fault["active"], fault["latched"], zone(runtime, "kitchen")["status"]) == (True, True, "tripped")
-            detail = next(v["detail"] for v in runtime.valves_view() if v["id"] == "kv")
+            detail = next(v["detail"] for v in runtime.services.plant.valves_view() if v["id"] == "kv")
             assert detail == "driver failed: close failed after 3 tries: kv: relay board does not answer"
 
             # the board answers again: the re-asserted close goes through, the fault alarm stays latched

@@ -47,7 +47,7 @@ def test_watchdog_fault_relay_drops_while_storage_is_down_past_its_buffer(databa
             watch = asyncio.create_task(rt._watch_storage(every_s=0.02))
             try:
                 await eventually(lambda: relay.modes[-1:] == [OutputMode.OFF], "the relay dropped")
-                view = {row["id"]: row for row in rt.outputs_view()}
+                view = {row["id"]: row for row in rt.services.plant.outputs_view()}
                 assert view["system-fault"]["cause"] == (
                     "storage: database unreachable past the outage buffer of 250000 readings"
                 )
@@ -55,7 +55,12 @@ def test_watchdog_fault_relay_drops_while_storage_is_down_past_its_buffer(databa
                 await eventually(lambda: relay.modes[-1:] == [OutputMode.ON], "the relay energised again")
             finally:
                 watch.cancel()
-            view = {row["id"]: row for row in rt.outputs_view()}
+            plant = rt.services.plant
+            # What a driver sees (its device's feedback) reaches the read model within DEVICE_CHECK_S.
+            await eventually(
+                lambda: any(r["id"] == "system-fault" and r["feedback"] for r in plant.outputs_view()), "feedback shown"
+            )
+            view = {row["id"]: row for row in plant.outputs_view()}
             assert view["system-fault"] == {
                 "id": "system-fault",
                 "name": "System fault",

@@ -414,7 +414,7 @@ def test_a_detector_cannot_publish_for_another_detectors_channel_or_a_valve(
 
     # The kitchen detector's 30 %LEL reaches the safety core and trips the kitchen.
     assert kitchen.publish(READING.format(zone="kitchen", channel="kitchen-ch1"), {"ppm": 15000}) < 128
-    wait_until(client, lambda: runtime.zone_view("kitchen")["tripped"], "the kitchen tripped")
+    wait_until(client, lambda: runtime.services.plant.zone_view("kitchen")["tripped"], "the kitchen tripped")
     received = runtime.sources["mqtt"].detail()["received"]
 
     # The boiler detector's "no gas" for the kitchen channel, and a faked "open" valve, are refused by the
@@ -424,9 +424,11 @@ def test_a_detector_cannot_publish_for_another_detectors_channel_or_a_valve(
     assert boiler.publish(f"{KITCHEN_VALVE}/set", "OPEN") == NOT_AUTHORIZED
     assert kitchen.publish(READING.format(zone="boiler", channel="boiler-ch1"), {"ppm": 0}) == NOT_AUTHORIZED
     assert boiler.publish(READING.format(zone="boiler", channel="boiler-ch1"), {"ppm": 250}) < 128
-    wait_until(client, lambda: runtime.channel_reading("boiler-ch1")["value"] == 250.0, "boiler-ch1 read 250")
+    wait_until(
+        client, lambda: runtime.services.plant.channel_reading("boiler-ch1")["value"] == 250.0, "boiler-ch1 read 250"
+    )
     assert runtime.sources["mqtt"].detail()["received"] == received + 1
-    assert on_loop(client, lambda: runtime.channel_reading("kitchen-ch1"))["value"] == 15000.0
+    assert on_loop(client, lambda: runtime.services.plant.channel_reading("kitchen-ch1"))["value"] == 15000.0
 
     # The valve driver signed in too: the controller, as its own user, received GasGuard's CLOSE.
     valve.wait_for(lambda got: (f"{KITCHEN_VALVE}/set", "CLOSE") in got)

@@ -133,7 +133,9 @@ def test_snapshot_then_stored_events_as_they_happen(live: LiveHarness) -> None:
 
 
 def test_pings_keep_an_idle_connection_alive(live: LiveHarness) -> None:
-    live.wait_for(lambda: {v["state"] for v in live.runtime.valves_view()} == {"closed"}, "the cold start's closes")
+    live.wait_for(
+        lambda: {v["state"] for v in live.runtime.services.plant.valves_view()} == {"closed"}, "the cold start's closes"
+    )
     with live.client.websocket_connect(URL) as ws:
         _signed_in(ws, live.login("vera"))
         assert [ws.receive_json() for _ in range(3)] == [{"type": "ping"}] * 3

@@ -21,6 +21,7 @@ from typing import Any
 
 from gasguard.demo.plant import DemoPlant
 from gasguard.domain import OperatorAction, OperatorCommand
+from gasguard.readmodel import PlantReadModel
 from gasguard.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,11 @@ class ScriptedOperator:
         self._ready_since: dict[str, float] = {}
         self._last_try: dict[tuple[str, str], float] = {}
         self.actions: list[tuple[str, str, bool]] = []
+
+    def _plant(self) -> PlantReadModel:
+        plant = self.runtime.services.plant
+        assert plant is not None, "the demo runs with build_runtime, which makes the read model"
+        return plant
 
     async def _do(self, action: OperatorAction, target: str, reason: str) -> bool:
         key = (action.value, target)
@@ -75,7 +81,7 @@ class ScriptedOperator:
 
     async def act_once(self) -> None:
         t = self.plant.t
-        for zone in self.runtime.zones_view():
+        for zone in self._plant().zones_view():
             for alarm in zone["alarms"]:
                 if alarm["acked"] or alarm["state"] in ("normal", "shelved", "out_of_service"):
                     self._seen_unacked.pop(alarm["id"], None)
@@ -102,7 +108,7 @@ class ScriptedOperator:
     async def _silence_sounders(self, zone_id: str) -> None:
         """Silence the zone's sounding sounders when the alarm is seen (silence is not acknowledge: the
         story acknowledges too, and the sounder goes steady until the reset)."""
-        for output in self.runtime.outputs_view():
+        for output in self._plant().outputs_view():
             if output["kind"] == "sounder" and output["mode"] == "pulsed" and zone_id in output["zones"]:
                 await self._do(OperatorAction.SILENCE, output["id"], "heard it, going to check")
 

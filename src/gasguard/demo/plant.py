@@ -146,7 +146,8 @@ class DemoPlant:
         actual = getattr(self.runtime.valves.get(valve), "position", None)
         if actual is not None:
             return bool(actual is position)
-        return any(v["id"] == valve and v["state"] == position.value for v in self.runtime.valves_view())
+        plant = self.runtime.services.plant
+        return plant is not None and any(v["id"] == valve and v["state"] == position.value for v in plant.valves_view())
 
     def _valve_closed(self, valve: str | None) -> bool:
         return self._valve_is(valve, ValvePosition.CLOSED)

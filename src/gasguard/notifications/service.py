@@ -217,14 +217,15 @@ class Notifier:
 
     def _seed_valves(self, sends: Sequence[Send]) -> None:
         """A new incident learns its zone's valve states from the live runtime (bus events only say changes)."""
-        if self.runtime is None:
+        plant = None if self.runtime is None else self.runtime.services.plant
+        if plant is None:
             return
         for send in sends:
             incident = send.incident
             if send.reason is not SendReason.OPENED or incident.zone is None:
                 continue
             with contextlib.suppress(Exception):
-                for valve in self.runtime.valves_view():
+                for valve in plant.valves_view():
                     if valve.get("zone") == incident.zone:
                         incident.valves.setdefault(str(valve["id"]), str(valve["state"]))
 

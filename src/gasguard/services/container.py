@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.from_thread
 from prometheus_client import CollectorRegistry
@@ -29,6 +29,9 @@ from gasguard.storage.events import EventKind, EventRecord, add_event
 from gasguard.storage.migrate import check_schema_current, upgrade_to_head
 from gasguard.storage.recorder import EventRecorder
 from gasguard.storage.writer import ComponentStatus, ReadingWriter
+
+if TYPE_CHECKING:
+    from gasguard.readmodel import PlantReadModel
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +53,9 @@ class Services:
     runtime: Any = None
     """What runs operator commands here: the live ``gasguard.runtime.Runtime`` in one process, the
     command client to the owning workers in a web tier (``workers.remote``); ``None`` without either."""
+    plant: PlantReadModel | None = None
+    """The read model the routes show (zones, channels, valves, alarms, outputs), fed by the local bus
+    in one process and by the broker in a web tier; ``None`` when this process shows no live plant."""
     shutdown: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     """Awaited in order when the app stops, before the background tasks are cancelled."""
     live_sessions: LiveSessions = field(default_factory=LiveSessions)

@@ -19,6 +19,8 @@ from gasguard.services import Services
 if TYPE_CHECKING:
     from gasguard.runtime import Runtime
 
+from gasguard.readmodel import PlantReadModel
+
 _bearer = HTTPBearer(auto_error=False, description="A session token from /api/v1/auth/login or a device token.")
 
 OptionalCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -103,9 +105,23 @@ def get_runtime(services: ServicesDep) -> Runtime:
     return runtime
 
 
-# Declare it after the caller's role (``CurrentUser`` ...) so an anonymous call gets 401, not 503. The
-# runtime module imports the web services, so the real type is only named for the type checker.
+# Declare it after the caller's role (``CurrentUser`` ...) so an anonymous call gets 401, not 503. A web
+# tier hands in its command client instead of a ``Runtime`` (``workers.remote``), so at run time the
+# dependency is not checked against the class.
 if TYPE_CHECKING:
     RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 else:
     RuntimeDep = Annotated[Any, Depends(get_runtime)]
+
+
+def get_plant(services: ServicesDep) -> PlantReadModel:
+    """The plant's read model (live zones, valves, alarms, readings, outputs); 503 when there is none."""
+    if services.plant is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, detail="the live runtime is not running in this service"
+        )
+    return services.plant
+
+
+PlantDep = Annotated[PlantReadModel, Depends(get_plant)]
+"""Declare it after the caller's role, like ``RuntimeDep``."""

@@ -1,7 +1,8 @@
 """What a ``--role web`` tier offers the routes in place of a live runtime: operator commands sent to
 the owning worker (``gasguard.workers.commands``) and the site file's structure. It holds no safety
-state: live views (zones, valves, alarms, latest readings, outputs, cameras) are not built here yet
-and answer 503, naming what to use instead."""
+state. The live views (zones, valves, alarms, latest readings, outputs) come from the plant read model
+(``services.plant``, followed over the broker); what only the process running a zone has (camera
+frames and clips, the loaded models, HTTP ingest) answers 503, naming what to use instead."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from gasguard.domain import OperatorCommand, OperatorResult
 from gasguard.workers.commands import CommandClient
 
 NOT_HERE = (
-    "this web tier (--role web) holds no safety state and has no live read model yet: "
-    "read events and readings from the API, or the worker's /api/v1/health for its zones"
+    "this web tier (--role web) holds no safety state: camera frames, models and ingest live with the "
+    "process that runs the zone; the live views of zones, valves, alarms and readings are served here"
 )
 
 

@@ -2,8 +2,9 @@
 
 ``--role all`` (the default) is untouched and never comes here. A worker runs the safety pipelines of
 the zones it leases and answers only health over HTTP (for the container health check and load
-balancers); a web tier holds no safety state: the API and dashboard from the database, with a
-``zones`` health component that is DOWN while any zone of the site file has no live owner.
+balancers); a web tier holds no safety state: the API and dashboard from the database and the live
+views from the plant read model it follows over the broker, with a ``zones`` health component that is
+DOWN while any zone of the site file has no live owner.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from gasguard.storage.writer import ComponentStatus
 from gasguard.web import create_app
 from gasguard.workers.commands import CommandClient, CommandServer, command_key
 from gasguard.workers.lease import LeaseStoreUnsupportedError, LeaseTable, unowned_message, zone_owners
+from gasguard.workers.live_view import attach_live_view
 from gasguard.workers.remote import WebTierRuntime
 from gasguard.workers.worker import ZoneWorker, forward_events
 
@@ -202,8 +204,9 @@ def serve_web(
     *,
     on_ready: Callable[[], None] | None = None,
 ) -> None:
-    """The API and dashboard with no safety state: reads come from the database; routes that need the
-    live runtime answer 503; health reports every zone without an owner as DOWN."""
+    """The API and dashboard with no safety state: records from the database, the live views from the
+    plant read model followed over the broker (``workers.live_view``), operator commands to the owning
+    worker; health reports every zone without an owner as DOWN."""
     check_port_free(options.host, options.port)
     with explained_database_failures(settings.resolved_database_url()):
         services = build_services(settings, upgrade=options.migrate, clock=time.time)
@@ -220,10 +223,13 @@ def serve_web(
             broker, site, table, prefix=settings.mqtt_topic_prefix, key=command_key(settings.resolved_secret_key())
         )
         services.runtime = WebTierRuntime(site, client)
+    follower = attach_live_view(site, services, broker, prefix=settings.mqtt_topic_prefix)
     server = _uvicorn(create_app(settings, services), options, settings)
 
     async def main() -> None:
         tasks = [asyncio.create_task(supervised("commands", client.run))] if client is not None else []
+        if follower is not None:
+            tasks.append(asyncio.create_task(supervised("live view", follower.run), name="live-view"))
         if on_ready is not None:
             on_ready()
         try:

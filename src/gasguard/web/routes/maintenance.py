@@ -43,7 +43,7 @@ from gasguard.maintenance.registry import maintenance_for
 from gasguard.maintenance.replay import run_replay
 from gasguard.maintenance.report import check_period, csv_files, gather, pdf_bytes, utc
 from gasguard.services import Services
-from gasguard.web.deps import AdminUser, CurrentUser, OperatorUser, ServicesDep
+from gasguard.web.deps import AdminUser, CurrentUser, OperatorUser, ServicesDep, get_plant
 from gasguard.web.routes.operate import REFUSED, UNAVAILABLE, Responses, run_command
 from gasguard.web.schemas import StrippedReason
 
@@ -564,7 +564,7 @@ async def start_stroke_test(body: StrokeTestStart, user: OperatorUser, services:
     runtime = services.runtime
     if body.valve not in running.plant.valves:
         raise _unprocessable(f"valve: no valve {body.valve!r} in the site configuration")
-    state = next((v["state"] for v in runtime.valves_view() if v["id"] == body.valve), None)
+    state = next((v["state"] for v in get_plant(services).valves_view() if v["id"] == body.valve), None)
     if state != "open":
         raise HTTPException(
             status.HTTP_409_CONFLICT, detail=f"{body.valve} is {state}: a stroke test starts from an open valve"
@@ -594,7 +594,7 @@ async def start_proof_test(body: ProofTestStart, user: OperatorUser, services: S
         raise _unprocessable(f"zone: no zone {body.zone!r} in the site configuration")
     if body.channel is not None and body.channel not in zone.channels:
         raise _unprocessable(f"channel: no channel {body.channel!r} in zone {body.zone}")
-    view = runtime.zone_view(body.zone)
+    view = get_plant(services).zone_view(body.zone)
     if view is not None and view["tripped"]:
         raise HTTPException(
             status.HTTP_409_CONFLICT, detail=f"{body.zone} is tripped: reset it first, a proof test starts in service"

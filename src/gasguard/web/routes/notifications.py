@@ -149,11 +149,11 @@ def _use_link(services: Services, claim: AckClaim, incident: Incident) -> bool:
 
 async def _ack_zone_alarms(services: Services, zone: str | None, user: str, reason: str) -> int:
     """Acknowledge the zone's unacknowledged alarms in the safety core as ``user`` (never reset or open)."""
-    runtime = services.runtime
-    if runtime is None or zone is None:
+    runtime, plant = services.runtime, services.plant
+    if runtime is None or plant is None or zone is None:
         return 0
     count = 0
-    for alarm in runtime.alarms_view(zone):
+    for alarm in plant.alarms_view(zone):
         if alarm.get("acked"):
             continue
         result = await runtime.operate(OperatorCommand(OperatorAction.ACK, str(alarm["id"]), user=user, reason=reason))

@@ -7,46 +7,50 @@ the fault relay dropped) for at most 10 minutes; only an admin may, and it is au
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, status
 
 from gasguard.domain import OperatorAction
-from gasguard.web.deps import AdminUser, CurrentUser, OperatorUser, RuntimeDep
+from gasguard.readmodel import PlantReadModel
+from gasguard.web.deps import AdminUser, CurrentUser, OperatorUser, PlantDep, RuntimeDep
 from gasguard.web.routes.operate import REFUSED, UNAVAILABLE, Responses, run_command
 from gasguard.web.schemas import OperatorResponse, OutputPublic, OutputTestBody, ReasonBody
-
-if TYPE_CHECKING:
-    from gasguard.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/outputs", tags=["outputs"])
 
 NOT_FOUND: Responses = {404: {"description": "No such output"}}
 
 
-def _output_or_404(runtime: Runtime, output_id: str) -> None:
-    if not any(o["id"] == output_id for o in runtime.outputs_view()):
+def _output_or_404(plant: PlantReadModel, output_id: str) -> None:
+    if not plant.has_output(output_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no output {output_id!r}")
 
 
 @router.get("", response_model=list[OutputPublic], responses={**UNAVAILABLE})
-async def get_outputs(_user: CurrentUser, runtime: RuntimeDep) -> list[dict[str, Any]]:
+async def get_outputs(_user: CurrentUser, plant: PlantDep) -> list[dict[str, Any]]:
     """Every output: what it is doing now, why, and what drives it."""
-    return runtime.outputs_view()
+    return plant.outputs_view()
 
 
 @router.post("/{output_id}/silence", responses={**NOT_FOUND, **REFUSED, **UNAVAILABLE})
 async def silence_output(
-    output_id: str, user: OperatorUser, runtime: RuntimeDep, body: Annotated[ReasonBody | None, Body()] = None
+    output_id: str,
+    user: OperatorUser,
+    runtime: RuntimeDep,
+    plant: PlantDep,
+    body: Annotated[ReasonBody | None, Body()] = None,
 ) -> OperatorResponse:
     """Silence a sounder until a new alarm. The alarms themselves stay unacknowledged and latched."""
-    _output_or_404(runtime, output_id)
+    _output_or_404(plant, output_id)
     return await run_command(runtime, user, OperatorAction.SILENCE, output_id, (body or ReasonBody()).reason)
 
 
 @router.post("/{output_id}/test", responses={**NOT_FOUND, **REFUSED, **UNAVAILABLE})
-async def test_output(output_id: str, body: OutputTestBody, user: AdminUser, runtime: RuntimeDep) -> OperatorResponse:
+async def test_output(
+    output_id: str, body: OutputTestBody, user: AdminUser, runtime: RuntimeDep, plant: PlantDep
+) -> OperatorResponse:
     """Force the output to its alarm state for ``minutes`` (at most 10). Admins only; audited."""
-    _output_or_404(runtime, output_id)
+    _output_or_404(plant, output_id)
     until = runtime.clock() + body.minutes * 60.0
     return await run_command(runtime, user, OperatorAction.TEST_OUTPUT, output_id, body.reason, until=until)

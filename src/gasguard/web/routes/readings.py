@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from gasguard.services import Services
 from gasguard.storage.readings import MAX_POINTS_LIMIT, downsample_readings
-from gasguard.web.deps import CurrentUser, RuntimeDep, ServicesDep
+from gasguard.web.deps import CurrentUser, PlantDep, ServicesDep
 from gasguard.web.routes.operate import UNAVAILABLE
 from gasguard.web.routes.zones import zone_or_404
 from gasguard.web.schemas import HistoryPoint, LatestReading, ReadingHistory
@@ -27,10 +27,10 @@ DEFAULT_WINDOW_S = 3600.0
 @router.get(
     "/latest", response_model=list[LatestReading], responses={404: {"description": "No such zone"}, **UNAVAILABLE}
 )
-async def get_latest(_user: CurrentUser, runtime: RuntimeDep, zone: str | None = None) -> list[dict[str, Any]]:
+async def get_latest(_user: CurrentUser, plant: PlantDep, zone: str | None = None) -> list[dict[str, Any]]:
     if zone is not None:
-        zone_or_404(runtime, zone)
-    return runtime.latest_readings(zone)
+        zone_or_404(plant, zone)
+    return plant.latest_readings(zone)
 
 
 def _history(services: Services, channel: str, start: float, end: float, max_points: int) -> ReadingHistory:

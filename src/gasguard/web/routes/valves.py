@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, status
 
 from gasguard.domain import OperatorAction
-from gasguard.web.deps import CurrentUser, OperatorUser, RuntimeDep
+from gasguard.web.deps import CurrentUser, OperatorUser, PlantDep, RuntimeDep
 from gasguard.web.routes.operate import REFUSED, UNAVAILABLE, Responses, run_command
 from gasguard.web.schemas import OperatorResponse, ReasonBody, ValveOpenBody, ValvePublic
 
@@ -25,8 +25,8 @@ def _valve_or_404(runtime: Runtime, valve_id: str) -> None:
 
 
 @router.get("", response_model=list[ValvePublic], responses={**UNAVAILABLE})
-async def get_valves(_user: CurrentUser, runtime: RuntimeDep) -> list[dict[str, Any]]:
-    return runtime.valves_view()
+async def get_valves(_user: CurrentUser, plant: PlantDep) -> list[dict[str, Any]]:
+    return plant.valves_view()
 
 
 @router.post("/{valve_id}/close", responses={**NOT_FOUND, **UNAVAILABLE})

@@ -266,15 +266,15 @@ async def live_feed(websocket: WebSocket) -> None:
     if signed_in is None:
         return
     principal, _token = signed_in
-    runtime = services.runtime
-    if runtime is None:
+    plant = services.plant
+    if plant is None:
         await websocket.close(CLOSE_UNAVAILABLE, "the live runtime is not running in this service")
         return
     # Watched from here on, before the snapshot, so a sign-out made while it is sent is not missed.
     watch = services.live_sessions.watch(user_id=principal.user_id, token_id=principal.token_id)
     subscription = services.bus.subscribe(maxsize=QUEUE_SIZE, topics=TOPICS)
     try:
-        view = runtime.view()
+        view = plant.view()
         user = {"username": principal.name, "role": str(principal.role)}
         await websocket.send_text(dumps({"type": "snapshot", "ts": view.get("ts"), "data": view, "user": user}))
         await _pump(websocket, services, subscription, signed_in, watch)
