@@ -143,6 +143,8 @@ def test_admin_replays_a_proposed_site_file_and_sees_the_trip_it_adds(
     expect(added_trip).to_have_count(1)
     expect(added_trip.locator("td").nth(1)).to_have_text("Trip of Kitchen")
     expect(added_trip.locator("td").nth(0)).to_have_text("Added")
+    added_a2 = panel.locator("[data-testid='replay-change'][data-change='added'][data-kind='alarm']")
+    expect(added_a2.locator("td").nth(1)).to_have_text(["A2 on Near the floor"])
     expect(panel.get_by_test_id("replay-summary-trips")).to_contain_text(
         re.compile(r"^Trips: \d+ real, \d+ replayed; ")
     )

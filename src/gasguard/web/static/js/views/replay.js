@@ -6,7 +6,7 @@
 
 import { api, ApiError } from "../api.js";
 import { fmtDateTime, h, labelCells, replaceContent } from "../ui.js";
-import { zoneName } from "../words.js";
+import { channelName, zoneName } from "../words.js";
 
 const POLL_MS = 1000;
 const WEEK_MS = 7 * 86400 * 1000;
@@ -187,7 +187,7 @@ function renderResult(r) {
                   "tr",
                   { testid: "replay-change", "data-change": change, "data-kind": o.kind },
                   h("td", {}, h("span", { class: `badge ${CHANGE[change].tone}`, title: CHANGE[change].hint, text: CHANGE[change].text })),
-                  h("td", { text: o.kind === "trip" ? `Trip of ${zoneName(o.key)}` : `Alarm ${o.key}` }),
+                  h("td", { text: o.kind === "trip" ? `Trip of ${zoneName(o.key)}` : alarmName(o.key) }),
                   h("td", { text: zoneName(o.zone) }),
                   h("td", { class: "nowrap", text: change === "added" ? "—" : fmtDateTime(when) }),
                   h("td", { text: proposal(change, o, shift) }),
@@ -204,6 +204,13 @@ function renderResult(r) {
         })
       : null,
   ];
+}
+
+/** "A2 on Near the floor" for the alarm id "kitchen/kitchen-ch2/A2" (an id of another shape as it is). */
+function alarmName(alarmId) {
+  const parts = String(alarmId).split("/");
+  if (parts.length !== 3) return `Alarm ${alarmId}`;
+  return `${parts[2]} on ${channelName(parts[1])}`;
 }
 
 function proposal(change, o, shift) {
