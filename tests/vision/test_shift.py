@@ -83,3 +83,22 @@ def test_the_shift_evaluation_reports_every_method_per_set() -> None:
         assert set(r[method]) == {"balanced_accuracy", "false_alarm_rate", "recall"}
     assert report["purpose"] == "calibration" and report["spec"]["baseline_frames"] == 40
     assert "| camera-sway | 16 (" in format_table(report)
+
+
+def test_training_shifts_use_their_own_seeds_and_ranges() -> None:
+    """Training scenes under shift never reuse an evaluation or calibration seed, are reproducible,
+    and start leak-free before a late onset (the network sees the scene change)."""
+    from gasguard.vision.seg_data import SPLIT_SEED_BASE
+    from gasguard.vision.shift_sets import SEED_BASE
+    from gasguard.vision.train_shifts import FAMILIES, training_scene
+
+    base = SPLIT_SEED_BASE["train_shift"]
+    assert all(abs(base - b) >= 1_000_000 for b in SEED_BASE.values())
+    assert set(FAMILIES) == set(SHIFT_SETS) - {"reference"}
+    scenes = [training_scene(base + i, 60, 80, 16) for i in range(40)]
+    assert training_scene(base + 3, 60, 80, 16) == scenes[3]
+    assert any(s.shift is not None for s in scenes) and any(s.leak_rate_g_s == 0 for s in scenes)
+    late = [s for s in scenes if s.leak_rate_g_s > 0 and s.onset_frame > 0]
+    assert late and all(4 <= s.onset_frame <= 11 for s in late)
+    clip = simulate_clip(late[0])
+    assert not clip.frame_leak[: late[0].onset_frame].any()

@@ -270,6 +270,13 @@ def register(apps: CliApps) -> None:
         n_distractors: Annotated[
             int, typer.Option(min=0, help="Extra training scenes that always show people walking by and steam.")
         ] = 200,
+        n_shift: Annotated[
+            int,
+            typer.Option(
+                min=0,
+                help="Extra training scenes under camera and scene shift (ranges, seeds apart from the shift sets).",
+            ),
+        ] = 0,
         frames: Annotated[int, typer.Option(min=6)] = 16,
         width: Annotated[int, typer.Option(min=32)] = 160,
         height: Annotated[int, typer.Option(min=24)] = 120,
@@ -280,6 +287,14 @@ def register(apps: CliApps) -> None:
         init_from: Annotated[
             Path | None,
             typer.Option(help="Warm start a fresh run from an exported PlumeNet (ONNX), e.g. the shipped one."),
+        ] = None,
+        threads: Annotated[int, typer.Option(min=1, help="PyTorch threads (1 on a shared machine).")] = 2,
+        snapshot_every: Annotated[
+            int, typer.Option(min=0, help="Keep the weights every this many steps in RUN/snapshots (0: never).")
+        ] = 0,
+        weights: Annotated[
+            Path | None,
+            typer.Option(help="Export these weights (e.g. a chosen snapshot) instead of the best validation ones."),
         ] = None,
         json_out: JsonOpt = False,
     ) -> None:
@@ -296,6 +311,7 @@ def register(apps: CliApps) -> None:
             n_train=n_train,
             n_val=n_val,
             n_train_distractors=n_distractors,
+            n_train_shift=n_shift,
             frames=frames,
             width=width,
             height=height,
@@ -306,11 +322,13 @@ def register(apps: CliApps) -> None:
             batch_clips=batch_clips,
             frames_per_clip=frames_per_clip,
             init_onnx=init_from,
+            threads=threads,
+            snapshot_every=snapshot_every,
         )
         if init_from is not None and not init_from.is_file():
             raise typer.BadParameter(f"no such model file: {init_from}", param_hint="--init-from")
         result = train(cfg)
-        meta = finalize(cfg, out / "plume_seg.onnx")
+        meta = finalize(cfg, out / "plume_seg.onnx", weights)
         report = {**result, "onnx": str(out / "plume_seg.onnx"), "calibration": meta["calibration"]}
         _emit(report) if json_out else typer.echo(f"trained {result['steps']} steps; model in {report['onnx']}")
 

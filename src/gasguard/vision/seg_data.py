@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 #: Seed offsets: train, validation (calibration, early stopping) and test scenes never share a seed.
 #: The ``*_distractors`` splits force people walking by and a steam vent into every scene; their
-#: ``test`` set has no leak at all and measures false alarms on moving warm objects.
+#: ``test`` set has no leak at all and measures false alarms on moving warm objects. ``train_shift``
+#: draws camera and scene shifts (``train_shifts``) from seeds apart from the held-out shift sets'.
 SPLIT_SEED_BASE = {
     "train": 0,
     "val": 1_000_000,
@@ -28,6 +29,7 @@ SPLIT_SEED_BASE = {
     "train_distractors": 3_000_000,
     "val_distractors": 4_000_000,
     "test_distractors": 5_000_000,
+    "train_shift": 8_000_000,
 }
 #: Chance that a scene of a split has a leak (the plain splits use ``random_scene``'s default).
 DISTRACTOR_LEAK_PROBABILITY = {"train_distractors": 0.5, "val_distractors": 0.5, "test_distractors": 0.0}
@@ -73,7 +75,12 @@ def generate(split: str, n_clips: int, height: int = 120, width: int = 160, fram
         extra = {"leak_probability": DISTRACTOR_LEAK_PROBABILITY[split], "min_people": 1, "min_steam_vents": 1}
     greys, masks, leaks = [], [], []
     for i in range(n_clips):
-        params = random_scene(rng, base + i, height=height, width=width, frames=frames, **extra)
+        if split == "train_shift":
+            from gasguard.vision.train_shifts import training_scene
+
+            params = training_scene(base + i, height, width, frames)
+        else:
+            params = random_scene(rng, base + i, height=height, width=width, frames=frames, **extra)
         clip = simulate_clip(params)
         greys.append(clip.grey())
         masks.append(clip.mask)

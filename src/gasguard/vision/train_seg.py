@@ -33,6 +33,7 @@ class SegTrainConfig:
     n_train: int = 600
     n_val: int = 80
     n_train_distractors: int = 0  # extra training scenes that always show people and a steam vent
+    n_train_shift: int = 0  # extra training scenes under camera and scene shift (``train_shifts``)
     height: int = 120
     width: int = 160
     frames: int = 16
@@ -49,6 +50,9 @@ class SegTrainConfig:
     lr_floor: float = 0.05  # each run's learning rate follows a cosine from lr down to lr * lr_floor
     init_onnx: Path | None = None  # warm start from an exported PlumeNet (fresh runs only)
     in_channels: int = len(CHANNELS)  # the first this many ``temporal.CHANNELS`` are the network's input
+    # Keep the weights every this many steps (0: never) in ``snapshots/``, so a checkpoint can be chosen
+    # afterwards on data the validation score does not cover (the shift calibration scenes).
+    snapshot_every: int = 0
 
 
 def _batch(clips: ClipSet, cfg: SegTrainConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -82,14 +86,11 @@ def predict_logits(model: Any, clips: ClipSet, batch: int = 32) -> np.ndarray:
 
 
 def training_set(cfg: SegTrainConfig) -> ClipSet:
-    """The plain training scenes plus, if asked, the distractor-heavy ones."""
+    """The plain training scenes plus, if asked, the distractor-heavy ones and the shifted ones."""
     sets = [load_or_generate(cfg.cache_dir, "train", cfg.n_train, cfg.height, cfg.width, cfg.frames)]
-    if cfg.n_train_distractors > 0:
-        sets.append(
-            load_or_generate(
-                cfg.cache_dir, "train_distractors", cfg.n_train_distractors, cfg.height, cfg.width, cfg.frames
-            )
-        )
+    for split, n in (("train_distractors", cfg.n_train_distractors), ("train_shift", cfg.n_train_shift)):
+        if n > 0:
+            sets.append(load_or_generate(cfg.cache_dir, split, n, cfg.height, cfg.width, cfg.frames))
     return sets[0] if len(sets) == 1 else ClipSet.concat(sets)
 
 
@@ -248,6 +249,10 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
                 state["best_iou"] = best_iou
                 torch.save(model.state_dict(), cfg.out_dir / "best.pt")
             torch.save(state, ckpt_path)
+        if cfg.snapshot_every > 0 and step % cfg.snapshot_every == 0:
+            (cfg.out_dir / "snapshots").mkdir(exist_ok=True)
+            torch.save(model.state_dict(), cfg.out_dir / "snapshots" / f"step_{step:06d}.pt")
+            log.info("snapshot at step %d", step)
     (cfg.out_dir / "history.json").write_text(json.dumps(history, indent=1))
     return {"steps": step, "best_val_score": best_iou}
 
@@ -293,15 +298,16 @@ def choose_mask_threshold(
     return max(MASK_THRESHOLDS, key=lambda th: (scores[th], -abs(th)))
 
 
-def finalize(cfg: SegTrainConfig, onnx_path: Path) -> dict[str, Any]:
-    """Load the best weights, fit the leak-score calibration on validation scenes, export to ONNX."""
+def finalize(cfg: SegTrainConfig, onnx_path: Path, weights: Path | None = None) -> dict[str, Any]:
+    """Load the best weights (or ``weights``, e.g. a snapshot chosen on other held-out scenes), fit the
+    leak-score calibration on validation scenes, export to ONNX."""
     import torch
 
     from gasguard.vision.torch_seg import PlumeNet
 
     val_set = load_or_generate(cfg.cache_dir, "val", cfg.n_val, cfg.height, cfg.width, cfg.frames)
     model = PlumeNet(cfg.in_channels, cfg.width_mult)
-    model.load_state_dict(torch.load(cfg.out_dir / "best.pt"))
+    model.load_state_dict(torch.load(weights or cfg.out_dir / "best.pt"))
     model.eval()
     logits = predict_logits(model, val_set)
     smoothing, (a, b) = choose_smoothing(logits, val_set)
@@ -315,6 +321,7 @@ def finalize(cfg: SegTrainConfig, onnx_path: Path) -> dict[str, Any]:
         "mask_logit_threshold": mask_threshold,
         "warmup_frames": WARMUP_FRAMES,
         "train_config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+        "weights": (weights or cfg.out_dir / "best.pt").name,
     }
     onnx_path.with_suffix(".json").write_text(json.dumps(meta, indent=2))
     return meta

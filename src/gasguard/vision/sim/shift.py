@@ -7,8 +7,10 @@ clouds drift, heat shimmer, a steam plume, people lingering in view, a camera th
 mast, plumes far away. ``SceneShift`` describes any mix of these, ``simulate_clip`` renders it, and
 ``gasguard.vision.shift_eval`` measures the detector on sets of such scenes.
 
-None of this is used in training: the training splits pass no shift. Every random draw a shift
-makes comes from its own generator, so a clip without a shift is bit for bit what it was before.
+The plain training splits pass no shift. The ``train_shift`` split (``vision.train_shifts``) draws the
+same kinds of shift from other ranges and seeds than the held-out sets, so those stay unseen. Every
+random draw a shift makes comes from its own generator, so a clip without a shift is bit for bit what
+it was before.
 """
 
 from __future__ import annotations
