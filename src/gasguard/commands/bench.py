@@ -34,6 +34,44 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _bench_load_workers(*, out: Path | None, as_json: bool, **options: Any) -> None:
+    """``bench load --workers N``: run it, write ``--out``, print one line per worker and the totals."""
+    from gasguard.benchmarks.databases import BenchUnavailable
+    from gasguard.benchmarks.load_workers import bench_load_workers
+
+    try:
+        result = bench_load_workers(**options)
+    except BenchUnavailable as exc:
+        raise _fail(str(exc), 1) from None
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    lat = result["latency_window"]
+    lines = [
+        f"{result['channels']:,} channels at {result['rate_hz']:g} Hz on {result['workers']} workers "
+        f"({result['zones']} zones) for {result['minutes']:g} min; broker {result['broker']}",
+        f"acknowledged by the broker {result['acknowledged']:,} of {result['published']:,} published "
+        f"({result['acknowledged_per_s']:,.0f}/s); decided {result['decided']:,}; lost {result['lost']:,}; "
+        f"stored {result['stored']:,}",
+        f"reading -> decision (window): p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms over {lat['n']:,}",
+        f"commissioning: {result['commissioning']['commands']} operator commands in "
+        f"{result['commissioning']['seconds']} s ({result['commissioning']['failed_count']} failed)",
+    ]
+    for w in result["per_worker"]:
+        wl = w["latency_window"]
+        lines.append(
+            f"  worker {w['worker']}: {w['zones']} zones, decided {w['decided']:,} "
+            f"({w['decided_per_s_in_window']:,.0f}/s), "
+            f"lost {w['lost']:,}, p50 {wl['p50_ms']} ms, p99 {wl['p99_ms']} ms, CPU {w['cpu_pct_of_one_core']} %, "
+            f"RSS {w['rss_mib']} MiB (peak {w['rss_peak_mib']})"
+        )
+    lines.append(
+        f"broker CPU {result['broker_cpu_pct_of_one_core']} %, generator CPU {result['generator']['cpu_pct']} %; "
+        f"{result['load_during']}"
+    )
+    _emit(result, as_json, lines)
+
+
 def register(apps: CliApps) -> None:
     @apps.bench.command("safety")
     def bench_safety(
@@ -117,6 +155,27 @@ def register(apps: CliApps) -> None:
         postgres_url: str = typer.Option(DEFAULT_POSTGRES_URL, "--postgres-url", help=POSTGRES_HELP),
         out: Path | None = typer.Option(None, "--out", help="Also write the full result (with samples) here."),
         as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+        workers: int = typer.Option(
+            0,
+            "--workers",
+            min=0,
+            max=64,
+            help="Run N `gasguard serve --role worker` processes on PostgreSQL instead of one service "
+            "in this process (0): per-worker figures. Implies --db postgres.",
+        ),
+        per_zone: int = typer.Option(100, "--per-zone", min=1, max=10_000, help="With --workers: channels per zone."),
+        pin: bool = typer.Option(False, "--pin", help="With --workers: pin zones evenly instead of balancing."),
+        mosquitto_conf: Path | None = typer.Option(
+            None,
+            "--mosquitto-conf",
+            exists=True,
+            dir_okay=False,
+            help="With --workers: start a Mosquitto of its own from this file on a free port (instead of "
+            "--mqtt-url), e.g. docs/mosquitto/mosquitto-large-site.conf.",
+        ),
+        keep_logs: Path | None = typer.Option(
+            None, "--keep-logs", file_okay=False, help="With --workers: copy the workers' and broker's logs here."
+        ),
     ) -> None:
         """Many channels through MQTT into a full service: readings lost, latency to decision, CPU, memory."""
         from gasguard.benchmarks.databases import BenchUnavailable
@@ -125,6 +184,22 @@ def register(apps: CliApps) -> None:
         if db not in ("sqlite", "postgres"):
             raise _fail(f"--db must be sqlite or postgres, not {db!r}")
         logging.getLogger().setLevel(logging.WARNING)
+        if workers:
+            _bench_load_workers(
+                channels=channels,
+                rate=rate,
+                minutes=minutes,
+                workers=workers,
+                per_zone=per_zone,
+                pin=pin,
+                mqtt_url=mqtt_url,
+                postgres_url=postgres_url,
+                mosquitto_conf=mosquitto_conf,
+                keep_logs=keep_logs,
+                out=out,
+                as_json=as_json,
+            )
+            return
         try:
             result = bench_load(
                 channels=channels,
