@@ -51,8 +51,13 @@ def _bench_load_workers(*, out: Path | None, as_json: bool, **options: Any) -> N
         f"{result['channels']:,} channels at {result['rate_hz']:g} Hz on {result['workers']} workers "
         f"({result['zones']} zones) for {result['minutes']:g} min; broker {result['broker']}",
         f"acknowledged by the broker {result['acknowledged']:,} of {result['published']:,} published "
-        f"({result['acknowledged_per_s']:,.0f}/s); decided {result['decided']:,}; lost {result['lost']:,}; "
-        f"stored {result['stored']:,}",
+        f"({result['acknowledged_per_s']:,.0f}/s); decided {result['decided']:,}; "
+        + (
+            f"lost {result['lost']:,}; "
+            if result["drained"]
+            else f"{result['backlog_at_end']:,} still queued at the drain limit (a backlog, not counted as lost); "
+        )
+        + f"stored {result['stored']:,}",
         f"reading -> decision (window): p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms over {lat['n']:,}",
         f"commissioning: {result['commissioning']['commands']} operator commands in "
         f"{result['commissioning']['seconds']} s ({result['commissioning']['failed_count']} failed)",
@@ -62,7 +67,7 @@ def _bench_load_workers(*, out: Path | None, as_json: bool, **options: Any) -> N
         lines.append(
             f"  worker {w['worker']}: {w['zones']} zones, decided {w['decided']:,} "
             f"({w['decided_per_s_in_window']:,.0f}/s), "
-            f"lost {w['lost']:,}, p50 {wl['p50_ms']} ms, p99 {wl['p99_ms']} ms, CPU {w['cpu_pct_of_one_core']} %, "
+            f"lost {w['lost']}, p50 {wl['p50_ms']} ms, p99 {wl['p99_ms']} ms, CPU {w['cpu_pct_of_one_core']} %, "
             f"RSS {w['rss_mib']} MiB (peak {w['rss_peak_mib']})"
         )
     lines.append(
