@@ -317,7 +317,8 @@ class ZoneWorker:
 
 
 async def forward_events(services: Services, broker: BrokerAddress, *, publish_audit: bool) -> None:
-    """Stored events out to the broker (``gasguard/events/<kind>``): what the web tier follows live."""
+    """Everything on the worker's bus out to the broker (``gasguard/events/<kind>``): the stored events,
+    its zones' state events and throttled readings (``runtime.feed``). What the web tier follows live."""
     publisher = MqttPublisher(broker, prefix=services.settings.mqtt_topic_prefix, publish_audit=publish_audit)
     subscription = services.bus.subscribe(maxsize=10_000)
     pump = asyncio.create_task(publisher.run())
