@@ -307,3 +307,45 @@ def test_balancing_leaves_a_pinned_workers_zones_alone(site: dict[str, Any]) -> 
         assert set(_owners(engine)) == set(ZONES)
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{workers.logs()}") from None
+
+
+def test_balancing_a_hand_over_loses_no_reading_the_broker_acknowledged(site: dict[str, Any]) -> None:
+    """Readings stream into a zone while it is handed over: each one the broker acknowledged is stored,
+    whether the old owner read it (decided before its snapshot is stored) or the broker kept it for
+    the zone's session (delivered to the new owner)."""
+    engine: Engine = site["engine"]
+    workers: Workers = site["workers"]
+    try:
+        workers.start("worker-a")
+        _wait(lambda: workers.zones_of(engine, "worker-a") == set(ZONES), 40, "worker-a alone to own every zone")
+        time.sleep(1.5)
+        sent: list[float] = []
+        stop = threading.Event()
+
+        def stream() -> None:
+            value = 1.0
+            while not stop.is_set():
+                site["gas"]("z4", value)  # a few ppm: no alarm; waits for the broker's PUBACK
+                sent.append(value)
+                value += 1.0
+                time.sleep(0.005)
+
+        streamer = threading.Thread(target=stream, daemon=True)
+        streamer.start()
+        time.sleep(1.0)
+        workers.start("worker-b")
+        _wait(lambda: "z4" in workers.zones_of(engine, "worker-b"), 40, "z4 handed over to worker-b")
+        time.sleep(2.0)
+        stop.set()
+        streamer.join(10)
+        expected = set(sent)
+
+        def stored() -> set[float]:
+            with engine.connect() as connection:
+                rows = connection.execute(text("SELECT value FROM readings WHERE channel = 'z4-ch1'")).scalars()
+                return {float(v) for v in rows}
+
+        _wait(lambda: expected <= stored(), 20, f"all {len(expected)} acknowledged readings of z4 stored", 0.5)
+        print(f"{len(expected)} readings streamed through the hand-over of z4, all stored")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{workers.logs()}") from None

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import aiomqtt
 from sqlalchemy import Engine
 
 from gasguard.actuators.factory import build_output_drivers, build_valve_drivers, close_drivers
@@ -92,28 +93,69 @@ class ZoneReadingSource(MqttReadingSource):
     def __init__(self, broker: BrokerAddress, *, prefix: str, site: str, zone: str, **kwargs: Any) -> None:
         super().__init__(broker, prefix=prefix, site=site, client_id=f"gasguard-zone-{site}-{zone}", **kwargs)
         self.subscription = f"{prefix}/{site}/{zone}/+/reading"
+        self._client: aiomqtt.Client | None = None
+        self._submit: Callable[[Any], None] | None = None
+        self._handed_over = False
 
     async def feed(self, submit: Callable[[Any], None]) -> None:
-        """Connect (same client id, clean session off), subscribe at QoS 1 and submit every reading."""
+        """Connect (same client id, clean session off), subscribe at QoS 1 and submit every reading.
+
+        After ``hand_over`` it stays idle (never reconnects) until the zone's task is cancelled."""
         client = make_client(self.broker, client_id=self.client_id, availability_topic=None, clean_session=False)
-        async with client:
-            self.stats.connected = True
-            self.stats.connects += 1
-            await client.subscribe(self.subscription, qos=1)
-            log.info("zone session %s subscribed to %s", self.client_id, self.subscription)
+        self._client, self._submit = client, submit
+        try:
+            async with client:
+                self.stats.connected = True
+                self.stats.connects += 1
+                await client.subscribe(self.subscription, qos=1)
+                log.info("zone session %s subscribed to %s", self.client_id, self.subscription)
+                try:
+                    async for message in client.messages:
+                        self._take(message, submit)
+                finally:
+                    self.stats.connected = False
+        except aiomqtt.MqttError:
+            if not self._handed_over:
+                raise
+        if self._handed_over:
+            await asyncio.Event().wait()
+
+    def _take(self, message: aiomqtt.Message, submit: Callable[[Any], None]) -> None:
+        payload = message.payload if isinstance(message.payload, bytes | str) else b""
+        incoming = self.handle(message.topic.value, payload)
+        if incoming is None:
+            return
+        for reading in incoming.parsed.readings:
             try:
-                async for message in client.messages:
-                    payload = message.payload if isinstance(message.payload, bytes | str) else b""
-                    incoming = self.handle(message.topic.value, payload)
-                    if incoming is None:
-                        continue
-                    for reading in incoming.parsed.readings:
-                        try:
-                            submit(reading)
-                        except UnknownChannelError as exc:
-                            log.warning("reading for a channel the site file lacks: %s", exc)
-            finally:
-                self.stats.connected = False
+                submit(reading)
+            except UnknownChannelError as exc:
+                log.warning("reading for a channel the site file lacks: %s", exc)
+
+    def hand_over(self) -> int:
+        """Stop reading the zone's session without losing what it has already acknowledged; the number
+        of readings messages handed to the safety step here.
+
+        The client acknowledges each message as it reads it from the socket, before the safety step
+        sees it, so messages can sit acknowledged in its queue. Disconnecting first (the DISCONNECT
+        goes out after the acknowledgements already queued) makes the broker queue everything newer
+        for the session, for the next owner; what was read before it is then submitted here, at once,
+        so the pipeline's drain decides it before the snapshot is stored. A message read after the
+        DISCONNECT is never acknowledged, and the broker delivers it again to the next owner."""
+        self._handed_over = True
+        client, submit = self._client, self._submit
+        if client is None or submit is None:
+            return 0
+        with contextlib.suppress(Exception):
+            client._client.disconnect()  # paho's DISCONNECT, queued behind the PUBACKs already pending
+        queue: asyncio.Queue[aiomqtt.Message] = client._queue  # read and acknowledged
+        taken = 0
+        while True:
+            try:
+                message = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return taken
+            self._take(message, submit)
+            taken += 1
 
 
 class LeaseGatedDriver:
@@ -234,6 +276,10 @@ class OwnedZone:
         task = self._task
         stored = False
         if orderly:
+            if self.source is not None:
+                taken = self.source.hand_over()  # before the pipeline's drain, which then decides them
+                if taken:
+                    log.info("zone %s: %d readings read before the hand-over decided", self.zone, taken)
             await self.runtime.stop()
             stored = await self.store.flush()  # nothing left to write: True; the database refused: False
         if task is not None:
